@@ -1,0 +1,1 @@
+"""Qt desktop shell of ptycho-gui (installed as ptycho_gui.app)."""
