@@ -1,0 +1,235 @@
+"""``ptycho-inspect``: the headless face of the engine (info, run, export) for scripts and batch jobs.
+
+Exit codes: 0 success; 2 usage error; 3 invalid input (one line on stderr naming the file);
+4 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ptycho_gui import __version__
+from ptycho_gui.engine.device import DEVICE_HELP
+from ptycho_gui.errors import PtychoGuiError
+from ptycho_gui.types import STITCH_MODES, RunSettings
+
+EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME = 0, 2, 3, 4
+
+
+class UsageError(Exception):
+    """A command line that parses but asks for something impossible (exit code 2)."""
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """CHECKPOINT DATASET, or --demo for the built-in demo scan and checkpoint."""
+    parser.add_argument("checkpoint", nargs="?", type=Path, help="PtychoPINN bundle (wts.h5.zip) or Lightning .ckpt")
+    parser.add_argument("dataset", nargs="?", type=Path, help="scan dataset (PtychoPINN NPZ or HDF5)")
+    parser.add_argument("--demo", action="store_true", help="use the built-in demo checkpoint and scan")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options that decide the forward passes and the stitch; shared by ``run`` and ``export``."""
+    group = parser.add_argument_group("run options")
+    group.add_argument("--device", default="auto", help=f"compute device: {DEVICE_HELP} (default auto)")
+    group.add_argument("--batch-size", type=_positive_int, default=32, help="groups per batch (default 32)")
+    group.add_argument("--n-groups", type=_positive_int, default=None, help="number of groups (default: one per pattern)")
+    group.add_argument("--neighbors", type=_positive_int, default=None, metavar="K",
+                       help="group members are drawn from the K nearest neighbours (default: the checkpoint's training K, else 4)")
+    group.add_argument("--seed", type=int, default=0, help="grouping random seed (default 0)")
+    group.add_argument("--groups", type=Path, default=None, metavar="FILE.npy",
+                       help="explicit groups: .npy of dataset row indices, shape (G, C)")
+    group.add_argument("--stitch", choices=STITCH_MODES, default="position", help="stitching mode (default position)")
+    group.add_argument("--crop", type=_positive_int, default=20, metavar="M", help="central crop of each patch (default 20)")
+    group.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
+                       help="input scale: the checkpoint's convention (auto, default), bridge (N/2)², mmap N², or a number")
+    group.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+
+
+def settings_from_args(args: argparse.Namespace, keep_patches: bool = False) -> RunSettings:
+    """The RunSettings an ``add_run_options`` command line asks for."""
+    return RunSettings(
+        device=args.device,
+        batch_size=args.batch_size,
+        n_groups=args.n_groups,
+        neighbors=args.neighbors,
+        seed=args.seed,
+        groups_file=str(args.groups) if args.groups else None,
+        stitch=args.stitch,
+        crop=args.crop,
+        normalization=args.normalization,
+        keep_patches=keep_patches,
+        num_threads=args.threads,
+    )
+
+
+def input_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(checkpoint, dataset) from the command line, or the demo's when --demo is given."""
+    if args.demo:
+        if args.checkpoint or args.dataset:
+            raise UsageError("give either --demo or CHECKPOINT DATASET, not both")
+        from ptycho_gui.demo import demo_paths
+
+        return demo_paths()
+    if not (args.checkpoint and args.dataset):
+        raise UsageError("CHECKPOINT and DATASET are required (or --demo)")
+    return args.checkpoint, args.dataset
+
+
+def open_run(args: argparse.Namespace, keep_patches: bool = False):
+    """Load the checkpoint and dataset named on the command line and plan the run."""
+    from ptycho_gui.engine.run import InferenceRun
+    from ptycho_gui.io.checkpoints import open_checkpoint
+    from ptycho_gui.io.datasets import open_dataset
+
+    checkpoint, dataset = input_paths(args)
+    settings = settings_from_args(args, keep_patches)
+    return InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr with throughput and time left."""
+
+    def __init__(self, total: int, patterns_per_batch: int, stream=sys.stderr):
+        self.total, self.per_batch, self.stream = total, patterns_per_batch, stream
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def advance(self, n_patterns: int) -> None:
+        """Count one finished batch of ``n_patterns`` patterns and redraw."""
+        self.done += 1
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = self.done * self.per_batch / elapsed
+        left = elapsed / self.done * (self.total - self.done)
+        filled = int(30 * self.done / self.total)
+        end = "\n" if self.done == self.total else ""
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} batches  "
+            f"{rate:7.1f} patterns/s  {left:5.1f} s left{end}"
+        )
+        self.stream.flush()
+
+
+def command_info(args: argparse.Namespace) -> int:
+    """Print a checkpoint's architecture and resolved config, or a dataset's summary."""
+    from ptycho_gui.io.checkpoints import open_checkpoint
+    from ptycho_gui.io.datasets import open_dataset
+    from ptycho_gui.io.detect import detect_kind
+
+    if detect_kind(args.path) == "checkpoint":
+        summary = {"kind": "checkpoint", **open_checkpoint(args.path).summary()}
+    else:
+        with open_dataset(args.path) as dataset:
+            summary = {"kind": "dataset", **dataset.summary()}
+    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return EXIT_OK
+
+
+def format_summary(summary: dict, indent: str = "") -> str:
+    """Readable nested 'key: value' lines for ``info`` without --json."""
+    lines = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.append(format_summary(value, indent + "  "))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            lines.append(f"{indent}{key}:")
+            lines.extend(f"{indent}  - {v}" for v in value)
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return "\n".join(line for line in lines if line)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """Run the network over the scan and write reconstruction.h5, the debug dump and the stats log."""
+    from ptycho_gui.export.atomic import atomic_path
+    from ptycho_gui.export.debug_dump import DebugDumpCollector
+    from ptycho_gui.export.reconstruction import ReconstructionWriter
+
+    run = open_run(args)
+    out_dir: Path = args.output
+    destination = out_dir / "reconstruction.h5"
+    progress = ProgressBar(run.n_batches, run.settings.batch_size * run.model.C)
+    collector = DebugDumpCollector()
+    print(f"{run.n_groups} groups of {run.model.C} on {run.device}; input scale {run.normalization_description}",
+          file=sys.stderr)
+    with atomic_path(destination, overwrite=args.force) as tmp:
+        writer = ReconstructionWriter(tmp, run)
+        try:
+            output = run.execute(on_batch=lambda result: _record(result, writer, collector, progress))
+            writer.finish(output)
+        finally:
+            writer.close()
+    collector.write(out_dir, output.canvas, run.positions, run.model.N)
+    print(f"wrote {destination} ({output.seconds:.1f} s, {run.n_groups * run.model.C / output.seconds:.0f} patterns/s)",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _record(result, writer, collector, progress: ProgressBar) -> None:
+    writer.write_batch(result)
+    collector.add(result)
+    progress.advance(result.patches.shape[0] * result.patches.shape[1])
+
+
+def build_parser(extra_commands: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+    """The ``ptycho-inspect`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ptycho-inspect",
+        description="Inspect neural-network ptychography reconstructions headlessly (PtychoPINN checkpoints).",
+    )
+    parser.add_argument("--version", action="version", version=f"ptycho-inspect {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="describe a checkpoint or a dataset")
+    info.add_argument("path", type=Path, help="checkpoint or dataset (recognised by content)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(handler=command_info)
+
+    run = commands.add_parser("run", help="run the network over a scan and write the results to a folder")
+    add_input_arguments(run)
+    run.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
+    run.add_argument("--force", action="store_true", help="overwrite an existing reconstruction.h5")
+    add_run_options(run)
+    run.set_defaults(handler=command_run)
+
+    for add_command in extra_commands:
+        add_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ptycho-inspect``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"ptycho-inspect: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (PtychoGuiError, ValueError) as exc:
+        print(f"ptycho-inspect: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except (RuntimeError, OSError, MemoryError) as exc:
+        print(f"ptycho-inspect: run failed: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""``reconstruction.h5``: every patch, group, position, the canvas and per-batch statistics of a run.
+
+Patches are written batch by batch as they are computed, so a 50,000-pattern run never holds them all
+in memory. Layout (all object positions are (x, y) pixels, x = column):
+``/patches`` complex64 (G, C, N, N), ``/groups`` int64 (G, C), ``/positions`` float64 (G, C, 2),
+``/input_scale`` float64, ``/canvas`` complex64 (H, W) [attrs stitch, crop, center_xy],
+``/canvas_weight`` float32 (H, W), ``/stats/<name>`` float64 (n_batches,), root attributes naming the
+checkpoint (with its SHA-256), dataset, N, gridsize, device and the app version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ptycho_gui import __version__
+from ptycho_gui.engine.device import device_label
+from ptycho_gui.engine.run import InferenceRun, RunOutput
+from ptycho_gui.types import BatchResult, Canvas
+
+
+class ReconstructionWriter:
+    """Writes one run into an HDF5 file: open, ``write_batch`` per result, then ``finish``."""
+
+    def __init__(self, path: str | Path, run: InferenceRun):
+        self._file = h5py.File(path, "w")
+        n, c = run.model.N, run.model.C
+        self._patches = self._file.create_dataset(
+            "patches", shape=(run.n_groups, c, n, n), dtype=np.complex64, chunks=(1, c, n, n)
+        )
+        self._file.create_dataset("groups", data=run.groups.astype(np.int64))
+        self._file.create_dataset("positions", data=run.positions.astype(np.float64))
+        self._file.create_dataset("input_scale", data=np.float64(run.input_scale))
+        self._file.attrs.update(run_attributes(run))
+
+    def write_batch(self, result: BatchResult) -> None:
+        """Store one batch's patches at their group rows (batches are contiguous ranges)."""
+        first, last = int(result.group_indices[0]), int(result.group_indices[-1]) + 1
+        self._patches[first:last] = result.patches
+
+    def finish(self, output: RunOutput) -> None:
+        """Write the canvas and statistics, then close the file."""
+        write_canvas(self._file, output.canvas)
+        stats = self._file.create_group("stats")
+        for name, values in output.history.as_arrays().items():
+            stats.create_dataset(name, data=np.asarray(values, dtype=np.float64))
+        self._file.attrs["batches_done"] = output.n_batches_done
+        self._file.attrs["cancelled"] = output.cancelled
+        self._file.close()
+
+    def close(self) -> None:
+        """Close without finishing (after a failure); the caller discards the file."""
+        if self._file.id.valid:
+            self._file.close()
+
+
+def run_attributes(run: InferenceRun) -> dict[str, object]:
+    """Root attributes that say where a result came from and how it was produced."""
+    return {
+        "checkpoint": str(run.model.path),
+        "checkpoint_sha256": run.model.sha256,
+        "dataset": str(run.dataset.path),
+        "N": run.model.N,
+        "gridsize": run.model.gridsize,
+        "device": device_label(run.device),
+        "ptycho_gui_version": __version__,
+        "normalization": run.normalization_description,
+        "neighbors": run.neighbors,
+        "seed": -1 if run.settings.seed is None else run.settings.seed,
+        "batch_size": run.settings.batch_size,
+    }
+
+
+def write_canvas(group: h5py.Group, canvas: Canvas) -> None:
+    """``/canvas`` with its frame attributes and ``/canvas_weight``."""
+    ds = group.create_dataset("canvas", data=canvas.image.astype(np.complex64))
+    ds.attrs["stitch"] = canvas.stitch
+    ds.attrs["crop"] = canvas.crop
+    ds.attrs["center_xy"] = np.asarray(canvas.center_xy, dtype=np.float64)
+    ds.attrs["mirrored"] = canvas.mirrored
+    group.create_dataset("canvas_weight", data=canvas.weight.astype(np.float32))

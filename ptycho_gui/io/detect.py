@@ -1,0 +1,45 @@
+"""Recognise what a file is from its content, not its name: a checkpoint or a scan dataset."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Literal
+
+from ptycho_gui.errors import InvalidInputError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+FileKind = Literal["checkpoint", "dataset"]
+
+
+def detect_kind(path: str | Path) -> FileKind:
+    """'checkpoint' for PtychoPINN bundles and torch/Lightning files, 'dataset' for NPZ/HDF5 scans."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise InvalidInputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if head.startswith(HDF5_SIGNATURE):
+        return "dataset"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile as exc:
+            raise InvalidInputError(path, f"damaged zip archive ({exc})") from exc
+        return _zip_kind(path, names)
+    if head[:1] == b"\x80":
+        return "checkpoint"
+    raise InvalidInputError(path, "neither a checkpoint (PtychoPINN bundle, torch/Lightning file) nor a dataset (NPZ, HDF5)")
+
+
+def _zip_kind(path: Path, names: list[str]) -> FileKind:
+    basenames = {name.rsplit("/", 1)[-1] for name in names}
+    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "data.pkl"}:
+        return "checkpoint"
+    if names and all(name.endswith(".npy") for name in names):
+        return "dataset"
+    raise InvalidInputError(path, "zip archive that is neither a PtychoPINN bundle, a torch checkpoint nor an NPZ dataset")
