@@ -1,1 +1,1 @@
-
+"""The inference engine: grouping, normalization, batched forward passes, stitching, statistics."""

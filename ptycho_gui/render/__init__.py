@@ -1,1 +1,1 @@
-
+"""Rendering of annotated figures (patch grids, canvases, statistics) shared by the GUI and the CLI."""

@@ -1,0 +1,217 @@
+"""Stitching patches into one canvas, batch by batch, in the correct geometry or as PtychoPINN does.
+
+Each patch's central M×M crop is shifted by its sub-pixel offset with bilinear weights into an
+(M+1)×(M+1) window and added at an integer canvas offset, together with the same window of ones.
+That is TF ``translate(pad(crop, p), +adj)`` with zero fill (contract §5.1–5.2) at a cost per batch
+proportional to the batch, never to the canvas. Canvas = Σ patch / (Σ ones + 1e-9).
+
+Modes (``types.STITCH_MODES``):
+- ``position``: every channel at its own scan position, content moved by +(pos − mean); correct.
+- ``ptychopinn-bridge``: PtychoPINN's training-workflow stitch: channel mean placed at the group
+  centre, TF ``reassemble_position`` (float32 offsets, as TF computes them).
+- ``ptychopinn-cli``: ``python -m ptycho_torch.inference``'s stitch: every channel at its own position
+  with the opposite sign, so the layout is point-reflected about the centre (pitfall P1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ptycho_gui.types import STITCH_MODES, Canvas
+
+DENOMINATOR_EPS = 1e-9
+"""Added to the weight before dividing, as PtychoPINN's ``reassemble_position`` does."""
+
+COVERED_WEIGHT = 1e-6
+"""A canvas pixel counts as covered when its summed crop weight exceeds this."""
+
+
+def _crop_bounds(N: int, crop: int, mode: str) -> tuple[int, int]:
+    """Rows/columns [start, stop) of the central crop; the replicas keep TF's even-length slice."""
+    start = N // 2 - crop // 2
+    stop = N // 2 + crop // 2 if mode != "position" else start + crop
+    return start, stop
+
+
+def _even_ceil(value: float) -> int:
+    pad = int(math.ceil(value))
+    return pad + pad % 2
+
+
+def _frame_points(mode: str, positions: np.ndarray) -> np.ndarray:
+    """The points the frame is built from: group centres for the bridge replica, else every channel."""
+    if mode == "ptychopinn-bridge":
+        return positions.mean(axis=1)
+    return positions.reshape(-1, 2)
+
+
+def _frame_center(mode: str, points: np.ndarray) -> np.ndarray:
+    """Centre of mass, in the precision each mode's original computes it in."""
+    if mode == "ptychopinn-bridge":
+        return points.astype(np.float32).mean(axis=0, dtype=np.float32)
+    return points.mean(axis=0)
+
+
+def _offsets(mode: str, points: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Canvas displacement of each point from the centre: +(p − centre), mirrored for the CLI replica.
+
+    The replicas round offsets to float32 as their originals do (TF subtracts in float32; torch
+    subtracts in float64 and then casts); this is what makes them match PtychoPINN's canvases.
+    """
+    if mode == "ptychopinn-bridge":
+        return (points.astype(np.float32) - center).astype(np.float64)
+    if mode == "ptychopinn-cli":
+        return -(points - center).astype(np.float32).astype(np.float64)
+    return points - center
+
+
+def _bilinear_windows(crops: np.ndarray, frac_x: np.ndarray, frac_y: np.ndarray) -> np.ndarray:
+    """(E, M+1, M+1) windows: each (M, M) crop (or one shared crop) shifted right/down by fractions in [0, 1)."""
+    count, m = frac_x.size, crops.shape[-1]
+    out = np.zeros((count, m + 1, m + 1), dtype=crops.dtype)
+    wx1 = frac_x[:, None, None]
+    wy1 = frac_y[:, None, None]
+    wx0 = 1.0 - wx1
+    wy0 = 1.0 - wy1
+    out[:, :m, :m] += wy0 * wx0 * crops
+    out[:, :m, 1:] += wy0 * wx1 * crops
+    out[:, 1:, :m] += wy1 * wx0 * crops
+    out[:, 1:, 1:] += wy1 * wx1 * crops
+    return out
+
+
+class Stitcher:
+    """Accumulates a canvas from batches of patches; the frame is fixed up front from all positions.
+
+    ``positions`` is the run's full (G, C, 2) (x, y) table, so batches may arrive in any order and
+    the result does not depend on it. Each group may be added once per accumulation: adding a
+    group again raises ValueError (call ``reset`` to start over).
+    """
+
+    def __init__(self, mode: str, crop: int, N: int, positions: np.ndarray):
+        if mode not in STITCH_MODES:
+            raise ValueError(f"unknown stitch mode {mode!r}; expected one of {STITCH_MODES}")
+        positions = np.asarray(positions, dtype=np.float64)
+        if positions.ndim != 3 or positions.shape[2] != 2 or positions.shape[0] == 0:
+            raise ValueError(f"positions must be a non-empty (G, C, 2) array, got shape {positions.shape}")
+        if not np.isfinite(positions).all():
+            raise ValueError("positions contain NaN or infinite values")
+        if mode == "ptychopinn-cli":
+            crop = min(crop, N)
+        if not 1 <= crop <= N:
+            raise ValueError(f"crop must be between 1 and the patch size N = {N}, got {crop}")
+        if mode != "position" and crop < 2:
+            raise ValueError(f"the {mode} replica needs a crop of at least 2 (it crops an even length)")
+        self.mode = mode
+        self.crop = int(crop)
+        self.N = int(N)
+        self.positions = positions
+        points = _frame_points(mode, positions)
+        self._center = _frame_center(mode, points)
+        frame_offsets = _offsets(mode, points, self._center)
+        self._crop_start, self._crop_stop = _crop_bounds(self.N, self.crop, mode)
+        crop_len = self._crop_stop - self._crop_start
+        self._pad = _even_ceil(np.abs(frame_offsets).max())
+        self.size = crop_len + 2 * self._pad
+        self._num = np.zeros((self.size + 1, self.size + 1), dtype=np.complex128)
+        self._den = np.zeros((self.size + 1, self.size + 1), dtype=np.float64)
+        self._added = np.zeros(positions.shape[0], dtype=bool)
+        self._last_add_updates = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the canvas."""
+        return self.size, self.size
+
+    @property
+    def center_xy(self) -> tuple[float, float]:
+        """Object point (x, y) at canvas pixel (H//2, W//2)."""
+        return float(self._center[0]), float(self._center[1])
+
+    @property
+    def mirrored(self) -> bool:
+        """True for the CLI replica, whose layout is point-reflected about the canvas centre."""
+        return self.mode == "ptychopinn-cli"
+
+    @property
+    def last_add_updates(self) -> int:
+        """Canvas pixel updates made by the last ``add``: its work, batch entries × (M+1)²."""
+        return self._last_add_updates
+
+    @property
+    def n_added(self) -> int:
+        """Number of groups accumulated so far."""
+        return int(self._added.sum())
+
+    def reset(self) -> None:
+        """Forget every added batch (same frame)."""
+        self._num[:] = 0
+        self._den[:] = 0
+        self._added[:] = False
+        self._last_add_updates = 0
+
+    def _entries(self, group_indices: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten a batch to (E, N, N) patches and their (E, 2) frame offsets for this mode."""
+        positions = self.positions[group_indices]
+        if self.mode == "ptychopinn-bridge":
+            return patches.mean(axis=1), _offsets(self.mode, positions.mean(axis=1), self._center)
+        flat = patches.reshape(-1, self.N, self.N)
+        return flat, _offsets(self.mode, positions.reshape(-1, 2), self._center)
+
+    def add(self, group_indices: np.ndarray, patches: np.ndarray) -> None:
+        """Accumulate complex (B, C, N, N) patches of the given rows of the positions table."""
+        group_indices = np.asarray(group_indices, dtype=np.int64).ravel()
+        patches = np.asarray(patches)
+        expected = (group_indices.size, self.positions.shape[1], self.N, self.N)
+        if patches.shape != expected:
+            raise ValueError(f"patches must have shape {expected}, got {patches.shape}")
+        if group_indices.size == 0:
+            self._last_add_updates = 0
+            return
+        if group_indices.min() < 0 or group_indices.max() >= self._added.size:
+            raise ValueError(f"group indices must lie in [0, {self._added.size})")
+        if self._added[group_indices].any() or np.unique(group_indices).size != group_indices.size:
+            raise ValueError("a group was added twice to the same canvas; call reset() before re-stitching")
+        flat, offsets = self._entries(group_indices, patches)
+        lo, hi = self._crop_start, self._crop_stop
+        crops = flat[:, lo:hi, lo:hi].astype(np.complex128)
+        int_x = np.floor(offsets[:, 0])
+        int_y = np.floor(offsets[:, 1])
+        frac_x = offsets[:, 0] - int_x
+        frac_y = offsets[:, 1] - int_y
+        m = hi - lo
+        rows = (self._pad + int_y).astype(np.int64)[:, None, None] + np.arange(m + 1)[None, :, None]
+        cols = (self._pad + int_x).astype(np.int64)[:, None, None] + np.arange(m + 1)[None, None, :]
+        np.add.at(self._num, (rows, cols), _bilinear_windows(crops, frac_x, frac_y))
+        np.add.at(self._den, (rows, cols), _bilinear_windows(np.ones((1, m, m)), frac_x, frac_y))
+        self._added[group_indices] = True
+        self._last_add_updates = rows.shape[0] * (m + 1) ** 2
+
+    def canvas(self) -> Canvas:
+        """The canvas of everything added so far, with its frame."""
+        num = self._num[: self.size, : self.size]
+        den = self._den[: self.size, : self.size]
+        image = (num / (den + DENOMINATOR_EPS)).astype(np.complex64)
+        return Canvas(
+            image=image,
+            weight=den.astype(np.float32),
+            center_xy=self.center_xy,
+            stitch=self.mode,
+            crop=self.crop,
+            mirrored=self.mirrored,
+        )
+
+
+def stitch(mode: str, crop: int, positions: np.ndarray, patches: np.ndarray) -> Canvas:
+    """One-shot stitch of every group: (G, C, N, N) patches at the (G, C, 2) positions."""
+    patches = np.asarray(patches)
+    stitcher = Stitcher(mode, crop, patches.shape[-1], positions)
+    stitcher.add(np.arange(patches.shape[0]), patches)
+    return stitcher.canvas()
+
+
+def coverage_fraction(canvas: Canvas) -> float:
+    """Fraction of canvas pixels covered by at least one crop (weight above ``COVERED_WEIGHT``)."""
+    return float((canvas.weight > COVERED_WEIGHT).mean())
