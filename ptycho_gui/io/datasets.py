@@ -42,7 +42,7 @@ from contextlib import ExitStack
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import h5py
 import numpy as np
@@ -624,6 +624,15 @@ def _open_hdf5_file(path: Path) -> h5py.File:
     return h5py.File(path, "r", rdcc_nbytes=HDF5_CHUNK_CACHE_BYTES, rdcc_nslots=HDF5_CHUNK_CACHE_SLOTS)
 
 
+def has_hdf5_signature(handle: BinaryIO) -> bool:
+    """True when an open binary file carries the HDF5 signature at offset 0 or a user-block offset."""
+    for offset in HDF5_SIGNATURE_OFFSETS:
+        handle.seek(offset)
+        if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+            return True
+    return False
+
+
 def _detect_format(path: Path) -> str:
     """'npz' or 'hdf5' from the file's first bytes; anything else is not a dataset."""
     if not path.is_file():
@@ -632,10 +641,8 @@ def _detect_format(path: Path) -> str:
         with path.open("rb") as handle:
             if handle.read(4) in ZIP_SIGNATURES:
                 return "npz"
-            for offset in HDF5_SIGNATURE_OFFSETS:
-                handle.seek(offset)
-                if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
-                    return "hdf5"
+            if has_hdf5_signature(handle):
+                return "hdf5"
     except OSError as exc:
         raise InvalidInputError(path, f"cannot be read ({exc.strerror or exc})") from exc
     raise InvalidInputError(path, "not a dataset: neither an NPZ (zip of .npy arrays) nor an HDF5 file")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from ptycho_gui.errors import InvalidInputError
+from ptycho_gui.io.datasets import has_hdf5_signature
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 FileKind = Literal["checkpoint", "dataset"]
+PICKLE_PROTOCOL_OPCODE = b"\x80"
 
 
 def detect_kind(path: str | Path) -> FileKind:
@@ -19,11 +20,11 @@ def detect_kind(path: str | Path) -> FileKind:
         raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)
+            first = handle.read(1)
+            if has_hdf5_signature(handle):
+                return "dataset"
     except OSError as exc:
         raise InvalidInputError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if head.startswith(HDF5_SIGNATURE):
-        return "dataset"
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -31,7 +32,7 @@ def detect_kind(path: str | Path) -> FileKind:
         except zipfile.BadZipFile as exc:
             raise InvalidInputError(path, f"damaged zip archive ({exc})") from exc
         return _zip_kind(path, names)
-    if head[:1] == b"\x80":
+    if first == PICKLE_PROTOCOL_OPCODE:
         return "checkpoint"
     raise InvalidInputError(path, "neither a checkpoint (PtychoPINN bundle, torch/Lightning file) nor a dataset (NPZ, HDF5)")
 
