@@ -204,7 +204,9 @@ def build_parser(extra_commands: Sequence[Callable[[argparse._SubParsersAction],
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ptycho-inspect``; returns the process exit code."""
-    parser = build_parser()
+    from ptycho_gui.export.command import add_export_command
+
+    parser = build_parser([add_export_command])
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

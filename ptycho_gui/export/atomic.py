@@ -14,6 +14,16 @@ from pathlib import Path
 from ptycho_gui.errors import PtychoGuiError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_current_umask()
+"""Permissions of written files: what ``open()`` would give, not ``mkstemp``'s owner-only 0600."""
+
+
 class ExportError(PtychoGuiError):
     """A destination cannot be written (exists without --force, unwritable folder, full disk...)."""
 
@@ -34,6 +44,7 @@ def atomic_path(destination: str | Path, overwrite: bool = False) -> Iterator[Pa
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, destination)
     except OSError as exc:
         raise ExportError(f"{destination}: write failed ({exc.strerror or exc})") from exc

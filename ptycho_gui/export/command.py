@@ -1,0 +1,159 @@
+"""``ptycho-inspect export``: annotated figures and data of chosen batches, headless.
+
+Only the chosen batches are computed, unless the canvas is asked for (it needs the whole run).
+Every destination is checked before any computing: existing files are refused without --force and
+an unwritable folder is reported (exit code 3) before the first forward pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+
+from ptycho_gui.cli import EXIT_OK, ProgressBar, UsageError, add_input_arguments, add_run_options, open_run
+from ptycho_gui.engine.patch_store import PatchStore
+from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.engine.statistics import StatsHistory
+from ptycho_gui.export.debug_dump import DebugDumpCollector
+from ptycho_gui.export.job import ExportSources, run_export, stored_batch
+from ptycho_gui.export.plan import (
+    FORMATS,
+    ITEMS,
+    ExportRequest,
+    check_destinations,
+    parse_batch_spec,
+    parse_choices,
+    plan_files,
+)
+from ptycho_gui.render.annotations import provenance_of
+from ptycho_gui.render.canvas_figure import CanvasOptions
+from ptycho_gui.render.colormaps import ImageStyle, parse_levels
+from ptycho_gui.render.patch_grid import GridOptions
+
+QUANTITY_NAMES: dict[str, str] = {"amplitude": "amplitude", "phase": "phase", "real": "real", "imag": "imaginary"}
+CLI_OVERLAYS: tuple[str, ...] = ("positions", "batch")
+"""Canvas overlays the CLI can draw (a selected patch exists only in the GUI)."""
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``export`` on the ``ptycho-inspect`` sub-command parser."""
+    parser = commands.add_parser(
+        "export",
+        help="export annotated patch grids, canvases, statistics plots and data",
+        description="Export annotated figures (PNG, SVG, PDF), raw float32 TIFF and data (NPZ, HDF5) of chosen "
+        "batches. Only those batches are computed unless the canvas is exported, which runs the whole scan; "
+        "statistics and data cover the batches computed.",
+    )
+    add_input_arguments(parser)
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--batches", default="0", metavar="SPEC",
+                        help="'all' or indices and ranges, e.g. 0,3-5 (default 0)")
+    parser.add_argument("--what", default="patches", metavar="LIST",
+                        help=f"comma list of {', '.join(ITEMS)} (default patches); data and canvas add the debug dump")
+    parser.add_argument("--format", default="png", metavar="LIST",
+                        help=f"comma list of {', '.join(FORMATS)} (default png)")
+    parser.add_argument("--quantity", choices=tuple(QUANTITY_NAMES), default="amplitude", help="what the figures show")
+    parser.add_argument("--cmap", default=None, metavar="NAME",
+                        help="matplotlib colormap (default: viridis, twilight for phase)")
+    parser.add_argument("--levels", default="auto", metavar="auto|tile|LO:HI",
+                        help="colour levels: auto (0.5-99.5 percentiles, ±π for phase; default), tile (each patch-grid "
+                        "tile scaled to its own min-max) or LO:HI, e.g. --levels=-3:3")
+    parser.add_argument("--scale", type=_positive_int, default=None, metavar="K",
+                        help="integer enlargement of patch-grid tiles (default: tiles at least 112 px)")
+    parser.add_argument("--dpi", type=_positive_int, default=100, help="DPI written into figures (default 100)")
+    parser.add_argument("--no-labels", action="store_true", help="no tile labels on patch grids")
+    parser.add_argument("--overlays", default="positions,batch", metavar="LIST",
+                        help="canvas overlays: positions, batch (the first chosen batch's crops), or none")
+    parser.add_argument("--no-truth", action="store_true", help="no ground-truth and error panels on the canvas")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_run_options(parser)
+    parser.set_defaults(handler=command_export)
+
+
+def request_from_args(args: argparse.Namespace, n_batches: int) -> ExportRequest:
+    """The ExportRequest a command line asks for (UsageError for anything malformed)."""
+    try:
+        what = parse_choices(args.what, ITEMS, "--what")
+        formats = parse_choices(args.format, FORMATS, "--format")
+        overlays = () if args.overlays.strip().lower() == "none" else parse_choices(args.overlays, CLI_OVERLAYS,
+                                                                                     "--overlays")
+        per_tile = args.levels.strip().lower() == "tile"
+        levels = None if per_tile else parse_levels(args.levels)
+        style = ImageStyle(QUANTITY_NAMES[args.quantity], args.cmap, levels, per_tile)
+        batches = parse_batch_spec(args.batches, n_batches)
+        return ExportRequest(
+            out_dir=args.output,
+            what=what,
+            formats=formats,
+            batches=batches,
+            style=style,
+            grid=GridOptions(scale=args.scale, labels=not args.no_labels, dpi=args.dpi),
+            canvas=CanvasOptions(truth=not args.no_truth, dpi=args.dpi),
+            overlays=overlays,
+            debug_dump="data" in what and "canvas" in what,
+            overwrite=args.force,
+            options={"quantity": style.quantity, "colormap": style.cmap, "levels": args.levels,
+                     "batches": args.batches, "what": list(what), "formats": list(formats)},
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
+    """Compute what the request needs (the whole run for a canvas, else the chosen batches) with a progress bar."""
+    whole = "canvas" in request.what
+    indices = range(run.n_batches) if whole else request.batches
+    progress = ProgressBar(len(indices), run.settings.batch_size * run.model.C)
+    collector = DebugDumpCollector() if request.debug_dump else None
+    store = PatchStore(run.n_groups, run.model.C, run.model.N)
+    history = StatsHistory(run.n_batches)
+    stitcher = run.new_stitcher() if whole else None
+    run.prepare_thread()
+    for result in run.iter_batches(indices):
+        store.put(result.group_indices, result.patches)
+        history.record(result.index, result.stats)
+        if stitcher is not None:
+            stitcher.add(result.group_indices, result.patches)
+        if collector is not None:
+            collector.add(result)
+        progress.advance(result.patches.shape[0] * result.patches.shape[1])
+    canvas = stitcher.canvas() if stitcher is not None else None
+    debug_dump = None
+    if collector is not None:
+        debug_dump = partial(collector.write, canvas=canvas, positions=run.positions, patch_size=run.model.N)
+    return ExportSources(
+        provenance=provenance_of(run),
+        settings=run.settings,
+        n_batches=run.n_batches,
+        get_batch=lambda i: stored_batch(run, store.get(run.batch_group_indices(i)), i),
+        patch_size=run.model.N,
+        group_positions=run.positions,
+        canvas=canvas,
+        stats=history.as_arrays(),
+        truth=run.dataset.object_guess,
+        scan_positions=run.dataset.positions,
+        debug_dump=debug_dump,
+    )
+
+
+def command_export(args: argparse.Namespace) -> int:
+    """Check destinations, compute the batches needed, write every requested file; print their paths."""
+    run = open_run(args)
+    request = request_from_args(args, run.n_batches)
+    check_destinations(plan_files(request), request.out_dir, request.overwrite)
+    print(f"{run.n_groups} groups of {run.model.C} in {run.n_batches} batches on {run.device}", file=sys.stderr)
+    sources = compute_sources(run, request)
+    report = run_export(request, sources)
+    for path in report.files:
+        print(path)
+    print(f"exported {len(report.files)} files to {request.out_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value

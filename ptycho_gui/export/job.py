@@ -1,0 +1,265 @@
+"""Running an export: fetch each batch once, render each figure once, write every planned file atomically.
+
+The CLI and the GUI dialog both call ``run_export``; they differ only in where the data come from
+(``ExportSources``): the CLI computes batches with the engine, the GUI reads what the session holds.
+So the same request gives the same files, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.engine.statistics import batch_statistics
+from ptycho_gui.export.data import DataSelection, write_data
+from ptycho_gui.export.images import FIGURE_FORMATS, write_figure, write_tiff
+from ptycho_gui.export.plan import ExportRequest, PlannedFile, check_destinations, plan_files
+from ptycho_gui.render.annotations import Provenance
+from ptycho_gui.render.canvas_figure import CanvasOverlays, render_canvas_figure
+from ptycho_gui.render.colormaps import quantity_of
+from ptycho_gui.render.figure import RenderedFigure
+from ptycho_gui.render.patch_grid import PatchTiles, render_patch_grid
+from ptycho_gui.render.stats_figure import render_statistics_figure
+from ptycho_gui.types import BatchResult, Canvas, RunSettings
+
+Progress = Callable[[int, int, str], None]
+"""progress(files done, files planned, path just written)."""
+
+
+@dataclass
+class ExportSources:
+    """Where an export's data come from; ``get_batch(i)`` returns batch i (computing it if needed)."""
+
+    provenance: Provenance
+    settings: RunSettings
+    n_batches: int
+    get_batch: Callable[[int], BatchResult]
+    patch_size: int
+    group_positions: np.ndarray
+    """(G, C, 2) the run's scan position (x, y) of every group member."""
+    canvas: Canvas | None = None
+    stats: dict[str, np.ndarray] | None = None
+    """One (n_batches,) array per scalar statistic (NaN = not computed)."""
+    truth: np.ndarray | None = None
+    scan_positions: np.ndarray | None = None
+    """(P, 2) every scan position (x, y)."""
+    highlight_batch: int | None = None
+    """The batch whose footprints the canvas shows and whose point the statistics mark."""
+    selected: tuple[int, int] | None = None
+    """(group, channel) of the selected patch."""
+    debug_dump: Callable[[Path], list[Path]] | None = None
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote, and whether it was cancelled before the end."""
+
+    files: list[Path] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def stored_batch(run: InferenceRun, patches: np.ndarray, index: int) -> BatchResult:
+    """A BatchResult rebuilt from stored patches of batch ``index`` (timing unknown: NaN)."""
+    group_indices = run.batch_group_indices(index)
+    return BatchResult(
+        index=index,
+        group_indices=group_indices,
+        groups=run.groups[group_indices],
+        positions=run.positions[group_indices],
+        patches=patches,
+        stats=batch_statistics(patches, run.input_scale),
+        seconds=float("nan"),
+        input_scale=run.input_scale,
+    )
+
+
+def patch_heading(result: BatchResult, n_batches: int) -> str:
+    """Title of one batch's patch grid."""
+    first, last = int(result.group_indices[0]), int(result.group_indices[-1])
+    return f"Patches · batch {result.index} (of 0–{n_batches - 1}) · groups {first}–{last}"
+
+
+def render_batch_grid(result: BatchResult, request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The patch-grid figure of one batch, as the export writes it."""
+    return render_patch_grid(PatchTiles.from_batches([result]), request.style, sources.provenance,
+                             patch_heading(result, sources.n_batches), request.grid)
+
+
+def picked_batches(request: ExportRequest, sources: ExportSources,
+                   fetch: Callable[[int], BatchResult]) -> list[BatchResult]:
+    """The batches holding the request's picked patches."""
+    size = sources.settings.batch_size
+    return [fetch(i) for i in sorted({group // size for group, _ in request.picks})]
+
+
+def render_picks_grid(results: list[BatchResult], request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The patch-grid figure of the picked patches."""
+    tiles = PatchTiles.from_batches(results, request.picks)
+    return render_patch_grid(tiles, request.style, sources.provenance, f"Selected patches ({len(tiles)})", request.grid)
+
+
+def canvas_overlays(request: ExportRequest, sources: ExportSources) -> CanvasOverlays:
+    """The overlays a request asks for, from what the sources know."""
+    overlays = CanvasOverlays(patch_size=sources.patch_size)
+    if "positions" in request.overlays and sources.scan_positions is not None:
+        overlays.scan_positions = sources.scan_positions
+    highlight = _highlight(request, sources)
+    if "batch" in request.overlays and highlight is not None:
+        size = sources.settings.batch_size
+        overlays.batch_positions = sources.group_positions[highlight * size:(highlight + 1) * size].reshape(-1, 2)
+        overlays.batch_label = f"batch {highlight}"
+    if "selection" in request.overlays and sources.selected is not None:
+        group, channel = sources.selected
+        overlays.selected_position = tuple(float(v) for v in sources.group_positions[group, channel])
+    return overlays
+
+
+def _highlight(request: ExportRequest, sources: ExportSources) -> int | None:
+    if sources.highlight_batch is not None:
+        return sources.highlight_batch
+    return request.batches[0] if request.batches else None
+
+
+def render_canvas(request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The canvas figure of an export (ground truth and error map when the dataset has them)."""
+    if sources.canvas is None:
+        raise ValueError("no canvas to export: compute at least one batch")
+    canvas = sources.canvas
+    done = int(np.isfinite(sources.stats["global_mean"]).sum()) if sources.stats else None
+    stitched = f" · {done} of {sources.n_batches} batches stitched" if done is not None else ""
+    heading = f"Canvas · {request.style.quantity}{stitched}"
+    return render_canvas_figure(canvas, request.style, sources.provenance, heading,
+                                canvas_overlays(request, sources), sources.truth, request.canvas)
+
+
+def render_stats(request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The statistics figure of an export (histogram of the highlighted batch when there is one)."""
+    if not sources.stats:
+        raise ValueError("no statistics to export: compute at least one batch")
+    highlight = _highlight(request, sources)
+    amplitudes = np.abs(sources.get_batch(highlight).patches) if highlight is not None else None
+    return render_statistics_figure(sources.stats, sources.provenance, "Statistics per batch", highlight, amplitudes)
+
+
+def render_figure(item: str, batch: int | None, request: ExportRequest, sources: ExportSources,
+                  fetch: Callable[[int], BatchResult]) -> RenderedFigure:
+    """The figure an export writes for ``item`` ('patches' of one batch or of the picks, 'canvas', 'stats')."""
+    if item == "patches" and batch is not None:
+        return render_batch_grid(fetch(batch), request, sources)
+    if item == "patches":
+        return render_picks_grid(picked_batches(request, sources, fetch), request, sources)
+    if item == "canvas":
+        return render_canvas(request, sources)
+    if item == "stats":
+        return render_stats(request, sources)
+    raise ValueError(f"{item} has no figure")
+
+
+def preview_figure(request: ExportRequest, sources: ExportSources) -> RenderedFigure | None:
+    """The first figure the request would write (None when it writes no PNG, SVG or PDF)."""
+    for planned in plan_files(request):
+        if planned.fmt in FIGURE_FORMATS:
+            return render_figure(planned.item, planned.batch, request, sources, sources.get_batch)
+    return None
+
+
+def tile_pages(tiles: PatchTiles, quantity: str, batch: int | None) -> tuple[list[np.ndarray], list[str]]:
+    """Raw float32 pages (one per patch) and their JSON descriptions for a patch TIFF."""
+    pages = list(quantity_of(tiles.patches, quantity, keep_nonfinite=True))
+    descriptions = [
+        json.dumps({"quantity": quantity, "batch": batch, "group": int(tiles.groups[k]),
+                    "channel": int(tiles.channels[k]), "row": int(tiles.rows[k]),
+                    "x": float(tiles.positions[k, 0]), "y": float(tiles.positions[k, 1])})
+        for k in range(len(tiles))
+    ]
+    return pages, descriptions
+
+
+def canvas_page(canvas: Canvas, quantity: str) -> tuple[list[np.ndarray], list[str]]:
+    """The canvas quantity as one raw float32 page, with its frame in the description."""
+    description = json.dumps({"quantity": quantity, "center_xy": list(canvas.center_xy), "stitch": canvas.stitch,
+                              "crop": canvas.crop, "mirrored": canvas.mirrored,
+                              "note": "canvas pixel (H//2, W//2) is object point center_xy"})
+    return [quantity_of(canvas.image, quantity, keep_nonfinite=True)], [description]
+
+
+class _Writer:
+    """Writes planned files in order, rendering each figure once for all its formats."""
+
+    def __init__(self, request: ExportRequest, sources: ExportSources, files: list[PlannedFile],
+                 progress: Progress | None, should_stop: Callable[[], bool] | None):
+        self.request, self.sources, self.files = request, sources, files
+        self.progress, self.should_stop = progress, should_stop
+        self.report = ExportReport()
+        self._figures: dict[tuple[str, int | None], RenderedFigure] = {}
+        self._batches: dict[int, BatchResult] = {}
+
+    def batch(self, index: int) -> BatchResult:
+        """Batch ``index``, fetched once; all are kept for a data export, else only the latest."""
+        if index not in self._batches:
+            if "data" not in self.request.what:
+                self._batches.clear()
+            self._batches[index] = self.sources.get_batch(index)
+        return self._batches[index]
+
+    def figure(self, item: str, batch: int | None) -> RenderedFigure:
+        """The figure of (item, batch), rendered once for all its formats."""
+        key = (item, batch)
+        if key not in self._figures:
+            self._figures.clear()
+            self._figures[key] = render_figure(item, batch, self.request, self.sources, self.batch)
+        return self._figures[key]
+
+    def write(self, planned: PlannedFile) -> list[Path]:
+        request, overwrite = self.request, self.request.overwrite
+        if planned.item == "data":
+            results = [self.batch(i) for i in request.batches]
+            selection = DataSelection(results, self.sources.settings, self.sources.provenance,
+                                      self.sources.canvas, self.sources.stats, dict(request.options))
+            return [write_data(selection, planned.path, planned.fmt, overwrite)]
+        if planned.fmt == "tiff":
+            if planned.item == "canvas":
+                pages, texts = canvas_page(self.sources.canvas, request.style.quantity)
+            elif planned.batch is not None:
+                pages, texts = tile_pages(PatchTiles.from_batches([self.batch(planned.batch)]),
+                                          request.style.quantity, planned.batch)
+            else:
+                picked = picked_batches(request, self.sources, self.batch)
+                pages, texts = tile_pages(PatchTiles.from_batches(picked, request.picks), request.style.quantity, None)
+            return [write_tiff(pages, planned.path, texts, overwrite)]
+        return [write_figure(self.figure(planned.item, planned.batch), planned.path, planned.fmt, overwrite)]
+
+    def run(self) -> ExportReport:
+        if self.request.debug_dump and self.sources.debug_dump is None:
+            raise ValueError("the debug dump needs the whole run (export the canvas too)")
+        for planned in (f for f in self.files if f.item != "debug"):
+            if self.should_stop is not None and self.should_stop():
+                self.report.cancelled = True
+                return self.report
+            self.report.files.extend(self.write(planned))
+            self._advance(str(planned.path))
+        if self.request.debug_dump:
+            self.report.files.extend(self.sources.debug_dump(self.request.out_dir))
+            self._advance(str(self.request.out_dir / "debug_dump"))
+        return self.report
+
+    def _advance(self, path: str) -> None:
+        if self.progress is not None:
+            self.progress(len(self.report.files), len(self.files), path)
+
+
+def run_export(
+    request: ExportRequest,
+    sources: ExportSources,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ExportReport:
+    """Check every destination, then render and write each planned file (cancellable between files)."""
+    files = plan_files(request)
+    check_destinations(files, request.out_dir, request.overwrite)
+    return _Writer(request, sources, files, progress, should_stop).run()
