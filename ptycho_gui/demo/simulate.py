@@ -10,6 +10,7 @@ pattern holds ``dose`` photons on average.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,10 +19,7 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 
 from ptycho_gui.demo.physics import expected_intensity
 
-DATASET_KEYS: tuple[str, ...] = (
-    "diff3d", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "probeGuess", "objectGuess",
-    "scan_index", "metadata_json",
-)
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -35,10 +33,12 @@ class ScanSpec:
     jitter: float = 1.0
     dose: float = 1e6
     """Mean photons per diffraction pattern (expected total counts)."""
-    pupil_radius: float = 10.0
+    pupil_radius: float = 16.0
     """Radius (detector pixels) of the focusing optic's disk aperture in the far field."""
-    defocus: float = 7.0
-    """Defocus phase at the aperture edge (radians): spreads the focus into a ~28 px probe."""
+    defocus: float = 12.0
+    """Defocus phase at the aperture edge (radians): spreads the focus into a ~30 px probe."""
+    pupil_edge: float = 1.0
+    """Width (detector pixels) of the aperture's soft edge: wider edges give a more compact probe."""
     amplitude_min: float = 0.3
 
 
@@ -97,27 +97,26 @@ def _gaussian(rows: np.ndarray, cols: np.ndarray, centre: tuple[float, float], s
 
 
 def _absorption(rows: np.ndarray, cols: np.ndarray, s: float) -> np.ndarray:
-    """Amplitude structure in [0, 1]: bars, a ring, letter-like strokes and smooth blobs."""
-    bars = [((s * 0.22, s * (0.25 + 0.05 * k)), (s * 0.45, s * (0.25 + 0.05 * k))) for k in range(4)]
-    ring = _soft_mask(np.abs(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.09) - s * 0.018)
-    letters = [  # a "P" and a "T", drawn with strokes
-        ((s * 0.58, s * 0.55), (s * 0.80, s * 0.55)), ((s * 0.58, s * 0.55), (s * 0.58, s * 0.63)),
-        ((s * 0.58, s * 0.63), (s * 0.64, s * 0.67)), ((s * 0.64, s * 0.67), (s * 0.70, s * 0.63)),
-        ((s * 0.70, s * 0.63), (s * 0.70, s * 0.55)),
-        ((s * 0.58, s * 0.70), (s * 0.58, s * 0.80)), ((s * 0.58, s * 0.75), (s * 0.80, s * 0.75)),
+    """Amplitude structure in [0, 1]: bold bars, a ring, a letter-like "P" and "T", a smooth blob."""
+    bars = [((s * 0.22, s * (0.25 + 0.085 * k)), (s * 0.44, s * (0.25 + 0.085 * k))) for k in range(3)]
+    ring = _soft_mask(np.abs(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.10) - s * 0.02)
+    letters = [
+        ((s * 0.56, s * 0.54), (s * 0.80, s * 0.54)), ((s * 0.56, s * 0.54), (s * 0.56, s * 0.62)),
+        ((s * 0.56, s * 0.62), (s * 0.63, s * 0.67)), ((s * 0.63, s * 0.67), (s * 0.70, s * 0.62)),
+        ((s * 0.70, s * 0.62), (s * 0.70, s * 0.54)),
+        ((s * 0.56, s * 0.71), (s * 0.56, s * 0.83)), ((s * 0.56, s * 0.77), (s * 0.80, s * 0.77)),
     ]
-    blobs = 0.45 * _gaussian(rows, cols, (s * 0.30, s * 0.70), s * 0.07)
-    blobs += 0.30 * _gaussian(rows, cols, (s * 0.50, s * 0.45), s * 0.05)
-    shapes = np.maximum(_strokes(rows, cols, bars, s * 0.022), _strokes(rows, cols, letters, s * 0.025))
-    return np.clip(np.maximum(shapes, ring) + blobs, 0.0, 1.0)
+    blob = 0.6 * _gaussian(rows, cols, (s * 0.30, s * 0.70), s * 0.075)
+    shapes = np.maximum(_strokes(rows, cols, bars, s * 0.04), _strokes(rows, cols, letters, s * 0.04))
+    return np.clip(np.maximum(shapes, ring) + blob, 0.0, 1.0)
 
 
 def _phase(rows: np.ndarray, cols: np.ndarray, s: float) -> np.ndarray:
-    """Phase structure in about ±1 rad: smooth bumps and a phase-only disk and diagonal bar."""
+    """Phase structure in about ±1 rad: smooth bumps, a phase-only disk and a diagonal bar."""
     phase = 0.9 * _gaussian(rows, cols, (s * 0.35, s * 0.40), s * 0.10)
     phase -= 0.8 * _gaussian(rows, cols, (s * 0.65, s * 0.65), s * 0.12)
-    phase += 0.5 * _soft_mask(np.hypot(rows - s * 0.72, cols - s * 0.30) - s * 0.05)
-    phase -= 0.5 * _strokes(rows, cols, [((s * 0.25, s * 0.55), (s * 0.42, s * 0.78))], s * 0.03)
+    phase += 0.5 * _soft_mask(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.06)
+    phase -= 0.5 * _strokes(rows, cols, [((s * 0.25, s * 0.55), (s * 0.42, s * 0.78))], s * 0.04)
     return np.clip(phase, -1.0, 1.0)
 
 
@@ -126,16 +125,17 @@ def make_object(size: int, amplitude_min: float = 0.3) -> np.ndarray:
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     amplitude = 1.0 - (1.0 - amplitude_min) * _absorption(rows, cols, float(size))
     phase = _phase(rows, cols, float(size))
-    amplitude = gaussian_filter(amplitude, 0.7, mode="nearest")
-    phase = gaussian_filter(phase, 0.7, mode="nearest")
+    amplitude = gaussian_filter(amplitude, 1.0, mode="nearest")
+    phase = gaussian_filter(phase, 1.0, mode="nearest")
     return (amplitude * np.exp(1j * phase)).astype(np.complex64)
 
 
-def make_probe(n: int, pupil_radius: float, defocus: float) -> np.ndarray:
+def make_probe(n: int, pupil_radius: float, defocus: float, pupil_edge: float = 1.0) -> np.ndarray:
     """Unit-power defocused probe: far field of a soft-edged disk aperture with quadratic phase."""
     k = np.arange(n) - n // 2
     radius = np.hypot(k[:, None], k[None, :])
-    pupil = _soft_mask(radius - pupil_radius) * np.exp(1j * defocus * (radius / pupil_radius) ** 2)
+    aperture = _soft_mask((radius - pupil_radius) / pupil_edge)
+    pupil = aperture * np.exp(1j * defocus * (radius / pupil_radius) ** 2)
     probe = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(pupil)))
     return probe / np.sqrt(np.sum(np.abs(probe) ** 2))
 
@@ -178,7 +178,7 @@ def simulate_scan(spec: ScanSpec = ScanSpec(), seed: int = 0) -> SimulatedScan:
     x, y = scan_positions(spec, rng)
     _check_inside(spec, x, y)
     patches = extract_patches(obj, x, y, spec.n)
-    unit_probe = make_probe(spec.n, spec.pupil_radius, spec.defocus)
+    unit_probe = make_probe(spec.n, spec.pupil_radius, spec.defocus, spec.pupil_edge)
     photons_at_unit_power = np.mean(np.sum(np.abs(patches * unit_probe) ** 2, axis=(-2, -1)))
     probe = unit_probe * np.sqrt(spec.dose / photons_at_unit_power)
     counts = rng.poisson(expected_intensity(patches, probe))
@@ -188,19 +188,32 @@ def simulate_scan(spec: ScanSpec = ScanSpec(), seed: int = 0) -> SimulatedScan:
     )
 
 
+def dataset_arrays(scan: SimulatedScan) -> dict[str, np.ndarray]:
+    """The NPZ members, keyed and typed as PtychoPINN datasets are (contract §3.1)."""
+    return {
+        "diff3d": scan.diffraction,
+        "xcoords": scan.xcoords.astype(np.float64),
+        "ycoords": scan.ycoords.astype(np.float64),
+        "xcoords_start": scan.xcoords.astype(np.float64),
+        "ycoords_start": scan.ycoords.astype(np.float64),
+        "probeGuess": scan.probe,
+        "objectGuess": scan.object,
+        "scan_index": np.zeros(len(scan.xcoords), dtype=np.int64),
+        "metadata_json": np.array(json.dumps(scan.metadata(), sort_keys=True)),
+    }
+
+
 def write_dataset(scan: SimulatedScan, path: Path) -> None:
-    """Write the scan as a PtychoPINN NPZ (plain arrays only; metadata as a JSON string member)."""
+    """Write the scan as a compressed NPZ of plain arrays (no pickle), byte-identical for equal scans.
+
+    Members carry a fixed timestamp (``np.savez`` stamps the current time), so a rebuild with the
+    same seed leaves the committed file unchanged.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            diff3d=scan.diffraction,
-            xcoords=scan.xcoords.astype(np.float64),
-            ycoords=scan.ycoords.astype(np.float64),
-            xcoords_start=scan.xcoords.astype(np.float64),
-            ycoords_start=scan.ycoords.astype(np.float64),
-            probeGuess=scan.probe,
-            objectGuess=scan.object,
-            scan_index=np.zeros(len(scan.xcoords), dtype=np.int64),
-            metadata_json=np.array(json.dumps(scan.metadata(), sort_keys=True)),
-        )
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, array in dataset_arrays(scan).items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)

@@ -1,0 +1,120 @@
+"""Train the PtychoPINN-compatible cnn on the demo scan with the physics-informed (unsupervised) loss.
+
+The network sees the bridge-normalized diffraction amplitudes (contract §2.3) and predicts object
+patches; the loss re-simulates each pattern from the predicted patch and the known probe
+(``far_field_amplitude``) and scores it against the measured counts with a Poisson likelihood.
+The true object is never used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ptycho_gui.demo.physics import bridge_input_scale, far_field_amplitude, poisson_nll
+from ptycho_gui.demo.simulate import SimulatedScan
+from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn, build_cnn
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Training hyper-parameters of the demo network (gridsize 1, small enough for a laptop CPU)."""
+
+    epochs: int = 100
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    final_learning_rate: float = 5e-5
+    """Cosine decay from ``learning_rate`` to this over the epochs."""
+    n_filters_scale: int = 1
+    amp_activation: str = "sigmoid"
+    seed: int = 0
+
+    def cnn_config(self, n: int) -> CnnConfig:
+        """The network configuration trained (PtychoPINN defaults apart from the fields named here)."""
+        return CnnConfig(N=n, C=1, n_filters_scale=self.n_filters_scale, object_big=False, probe_big=True,
+                         amp_activation=self.amp_activation)
+
+
+@dataclass
+class TrainResult:
+    """The trained network and what the bundle needs to describe its training."""
+
+    network: PtychoPinnCnn
+    input_scale: float
+    """The bridge input scale the network was trained with (the app recomputes it from the data)."""
+    photon_scale: float
+    """Factor from normalized amplitudes to sqrt-photons (PtychoPINN's ``intensity_scale``)."""
+    epoch_losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+ProgressCallback = Callable[[int, float], None]
+"""Called after every epoch with (epoch number from 1, mean loss of the epoch)."""
+
+
+def _learning_rate(spec: TrainSpec, epoch: int) -> float:
+    """Cosine schedule from the initial to the final learning rate."""
+    progress = epoch / max(spec.epochs - 1, 1)
+    weight = 0.5 * (1.0 + np.cos(np.pi * progress))
+    return spec.final_learning_rate + (spec.learning_rate - spec.final_learning_rate) * weight
+
+
+def trainable_network(spec: TrainSpec, n: int) -> PtychoPinnCnn:
+    """A freshly initialized cnn (seeded) with its autoencoder weights trainable."""
+    torch.manual_seed(spec.seed)
+    network = build_cnn(spec.cnn_config(n))
+    network.model.autoencoder.requires_grad_(True)
+    return network
+
+
+def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, probe: torch.Tensor,
+           photon_scale: float, batch_size: int, generator: torch.Generator) -> float:
+    """One pass over the patterns in a seeded random order; returns the mean batch loss."""
+    order = torch.randperm(inputs.shape[0], generator=generator)
+    losses = []
+    for start in range(0, len(order), batch_size):
+        batch = inputs[order[start:start + batch_size]]
+        predicted = far_field_amplitude(network(batch), probe)
+        loss = poisson_nll(predicted, batch, photon_scale)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def train_network(scan: SimulatedScan, spec: TrainSpec = TrainSpec(),
+                  progress: ProgressCallback | None = None) -> TrainResult:
+    """Train a gridsize-1 cnn on ``scan`` from its diffraction and probe only (deterministic on CPU)."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(scan, spec, progress)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _train(scan: SimulatedScan, spec: TrainSpec, progress: ProgressCallback | None) -> TrainResult:
+    input_scale = bridge_input_scale(scan.diffraction)
+    inputs = torch.from_numpy(scan.diffraction * np.float32(input_scale))[:, None]
+    probe = torch.from_numpy((scan.probe * np.complex64(input_scale)).astype(np.complex64))
+    photon_scale = 1.0 / input_scale
+    network = trainable_network(spec, scan.spec.n)
+    optimizer = torch.optim.Adam(network.model.autoencoder.parameters(), lr=spec.learning_rate)
+    generator = torch.Generator().manual_seed(spec.seed)
+    result = TrainResult(network=network, input_scale=input_scale, photon_scale=photon_scale)
+    started = time.perf_counter()
+    for epoch in range(spec.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(spec, epoch)
+        loss = _epoch(network, optimizer, inputs, probe, photon_scale, spec.batch_size, generator)
+        result.epoch_losses.append(loss)
+        if progress is not None:
+            progress(epoch + 1, loss)
+    result.seconds = time.perf_counter() - started
+    network.requires_grad_(False)
+    return result
