@@ -1,0 +1,165 @@
+"""``ptycho-gui`` entry point: arguments, the QApplication, the main window and scripted runs.
+
+Scripted runs (``--run``, ``--screenshot``, ``--quit-when-done``, ``--ui-latency-report``) drive the
+same window a user sees, for smoke checks, documentation screenshots and latency measurements.
+Exit codes: 0 success; 2 usage error; 3 a file could not be opened; 4 the run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from ptycho_gui import __version__
+from ptycho_gui.app.latency import LatencyMonitor
+from ptycho_gui.app.main_window import APP_NAME, MainWindow
+from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+from ptycho_gui.app.session import default_num_threads
+from ptycho_gui.engine.device import DEVICE_HELP
+from ptycho_gui.types import RunSettings
+
+EXIT_OK, EXIT_INPUT, EXIT_RUN = 0, 3, 4
+SETTLE_MS = 300
+"""Time given to the event loop to lay out and paint before a screenshot."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ptycho-gui",
+        description="Inspect a neural-network ptychography reconstruction batch by batch.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="a checkpoint and/or a dataset, recognised by content, in any order")
+    parser.add_argument("--demo", action="store_true", help="open the built-in demo checkpoint and scan")
+    parser.add_argument("--run", action="store_true", help="start the run as soon as the files are loaded")
+    parser.add_argument("--screenshot", metavar="FILE", type=Path, help="save a PNG of the window after the run")
+    parser.add_argument("--quit-when-done", action="store_true", help="quit after the run (and screenshot)")
+    parser.add_argument("--ui-latency-report", metavar="FILE.json", type=Path,
+                        help="write event-loop latency during the run (count, p50, p99, max ms; run wall time)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--batch-size", type=int, default=RunSettings.batch_size, metavar="B",
+                        help=f"groups per forward pass (default {RunSettings.batch_size})")
+    parser.add_argument("--threads", type=int, default=None, metavar="T",
+                        help="torch threads for CPU runs (default: all cores but one, left to the GUI)")
+    parser.add_argument("--fresh", action="store_true", help="start with the default layout, not the saved one")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+class ScriptedRun(QObject):
+    """Loads the files given on the command line, then optionally runs, measures, screenshots and quits."""
+
+    def __init__(self, window: MainWindow, args: argparse.Namespace):
+        super().__init__(window)
+        self.window = window
+        self.args = args
+        self.exit_code = EXIT_OK
+        self.monitor = LatencyMonitor(parent=self)
+        self.run_seconds: float | None = None
+        self._started = 0.0
+        self._finished = False
+
+    @Slot()
+    def begin(self) -> None:
+        """Open the files, then start the run or go straight to the end steps."""
+        window, args = self.window, self.args
+        opened = window.open_demo() if args.demo else (window.open_files(args.files) if args.files else True)
+        if not opened:
+            self.exit_code = EXIT_INPUT
+        session = window.session
+        if args.run and session.run is not None:
+            session.sigRunStateChanged.connect(self._on_state_changed)
+            self.monitor.start()
+            self._started = time.perf_counter()
+            session.start()
+            return
+        if args.run:
+            self.exit_code = EXIT_INPUT
+        QTimer.singleShot(SETTLE_MS, self._finish)
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        if state not in ("finished", "stopped") or self._finished:
+            return
+        self.run_seconds = time.perf_counter() - self._started
+        self.monitor.stop()
+        if self.window.last_error is not None:
+            self.exit_code = EXIT_RUN
+        QTimer.singleShot(SETTLE_MS, self._finish)
+
+    @Slot()
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self.args.ui_latency_report is not None:
+            self.write_latency_report(self.args.ui_latency_report)
+        if self.args.screenshot is not None:
+            self.args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+            self.window.grab().save(str(self.args.screenshot), "PNG")
+        if self.args.quit_when_done:
+            QApplication.exit(self.exit_code)
+
+    def latency_report(self) -> dict:
+        """Heartbeat lateness during the run plus the run's wall time and settings."""
+        session = self.window.session
+        report = self.monitor.report()
+        report.update(
+            run_seconds=self.run_seconds,
+            batches_done=len(session.done),
+            batches=session.n_batches,
+            device=str(session.run.device) if session.run is not None else session.settings.device,
+            batch_size=session.settings.batch_size,
+            torch_threads=session.settings.num_threads,
+            state=session.state,
+        )
+        return report
+
+    def write_latency_report(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.latency_report(), indent=2) + "\n")
+
+
+def make_application() -> QApplication:
+    """The QApplication (created once), named so QSettings finds the user's layout."""
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName(APP_NAME)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the desktop application; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        build_parser().error("--batch-size must be at least 1")
+    configure_pyqtgraph()
+    app = make_application()
+    settings = QSettings(APP_NAME, APP_NAME)
+    if args.fresh:
+        settings.remove("layout")
+    run_settings = RunSettings(device=args.device, batch_size=args.batch_size,
+                               num_threads=args.threads or default_num_threads())
+    window = MainWindow(settings, run_settings)
+    script = ScriptedRun(window, args)
+    window.show()
+    QTimer.singleShot(0, script.begin)
+    code = app.exec()
+    exit_code = code or script.exit_code
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Offsets dock: scan positions with each group joined to its centre, and the current batch's offsets table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSplitter, QTableView, QVBoxLayout, QWidget
+
+from ptycho_gui.app.display import group_offsets, member_to_centre_segments
+from ptycho_gui.app.plot_helpers import (
+    ALL_POSITIONS_COLOR,
+    BATCH_POSITIONS_COLOR,
+    SELECTION_COLOR,
+    TITLE_SIZE,
+    fix_left_axis,
+    install_export_action,
+)
+from ptycho_gui.app.session import PatchSelection, Session
+
+MAX_LINKED_MEMBERS = 20_000
+"""Above this many group members only the current batch's links are drawn (all of them would slow every repaint)."""
+TABLE_COLUMNS = ("group", "ch", "row", "dx", "dy", "x", "y")
+TABLE_TIPS = ("group (index in the run's group table)", "channel within the group", "dataset row",
+              "x offset from the group centre (object pixels)", "y offset from the group centre (object pixels)",
+              "scan position x (object pixels)", "scan position y (object pixels)")
+
+
+class OffsetsTableModel(QAbstractTableModel):
+    """The current batch's members: group, channel, dataset row, offset from the group centre, position."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._keys = np.zeros((0, 3), dtype=np.int64)
+        self._values = np.zeros((0, 4), dtype=float)
+
+    def set_batch(self, batch) -> None:
+        """Show a BatchResult's members (None empties the table)."""
+        self.beginResetModel()
+        if batch is None:
+            self._keys = np.zeros((0, 3), dtype=np.int64)
+            self._values = np.zeros((0, 4), dtype=float)
+        else:
+            b, c = batch.groups.shape
+            _, offsets = group_offsets(batch.positions)
+            self._keys = np.stack(
+                [np.repeat(batch.group_indices, c), np.tile(np.arange(c), b), batch.groups.ravel()], axis=1
+            )
+            self._values = np.concatenate([offsets.reshape(-1, 2), batch.positions.reshape(-1, 2)], axis=1)
+        self.endResetModel()
+
+    def row_of(self, group: int, channel: int) -> int | None:
+        """Table row of a (group, channel) member, or None when it is not in this batch."""
+        hits = np.flatnonzero((self._keys[:, 0] == group) & (self._keys[:, 1] == channel))
+        return int(hits[0]) if hits.size else None
+
+    def member(self, row: int) -> tuple[int, int]:
+        return int(self._keys[row, 0]), int(self._keys[row, 1])
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._keys)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(TABLE_COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        row, col = index.row(), index.column()
+        if col < 3:
+            return str(int(self._keys[row, col]))
+        value = float(self._values[row, col - 3])
+        return f"{value:+.2f}" if col < 5 else f"{value:.2f}"
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return TABLE_COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return TABLE_TIPS[section]
+        return None
+
+
+class OffsetsView(QWidget):
+    """Scatter of every scan position, group links, the current batch highlighted, and its offsets."""
+
+    sigExportRequested = Signal(str)
+    VIEW_NAME = "offsets"
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        self.widget = pg.PlotWidget()
+        self.plot: pg.PlotItem = self.widget.getPlotItem()
+        self.plot.setTitle("Positions and group links", size=TITLE_SIZE)
+        self.plot.setLabel("bottom", "x (object pixels)")
+        self.plot.setLabel("left", "y (object pixels)")
+        self.plot.getViewBox().invertY(True)
+        self.plot.getViewBox().setAspectLocked(True)
+        self.plot.getViewBox().disableAutoRange()
+        fix_left_axis(self.plot, labelled=True)
+        self.all_links = pg.PlotCurveItem(pen=pg.mkPen(180, 180, 180, 120, width=1), connect="pairs")
+        self.all_points = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(*ALL_POSITIONS_COLOR))
+        self.batch_links = pg.PlotCurveItem(pen=pg.mkPen(BATCH_POSITIONS_COLOR, width=1.5), connect="pairs")
+        self.batch_points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=0.5),
+                                               brush=pg.mkBrush(BATCH_POSITIONS_COLOR))
+        self.centres = pg.ScatterPlotItem(size=7, symbol="+", pen=pg.mkPen("k", width=1.2), brush=None)
+        self.selected = pg.ScatterPlotItem(size=14, pen=pg.mkPen(SELECTION_COLOR, width=2), brush=None)
+        for z, item in enumerate((self.all_links, self.all_points, self.batch_links, self.batch_points, self.centres,
+                                  self.selected)):
+            item.setZValue(z)
+            self.plot.addItem(item)
+
+        self.model = OffsetsTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(18)
+        font = self.table.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.table.setFont(font)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        export = QAction("Export…", self.table)
+        export.triggered.connect(lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        self.table.addAction(export)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.widget)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+        install_export_action(self.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        self.widget.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
+        session.sigPlanChanged.connect(self._on_plan_changed)
+        session.sigBatchChanged.connect(self._on_batch_changed)
+        session.sigSelectionChanged.connect(self._on_selection_changed)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Plot beside the table in a wide dock, above it in a tall one."""
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() > 1.3 * size.height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            extent = size.width() if wide else size.height()
+            self.splitter.setSizes([int(extent * 0.5), int(extent * 0.5)])
+
+    @Slot()
+    def _on_plan_changed(self) -> None:
+        run = self._session.run
+        if run is None:
+            self.all_links.setData([], [])
+            self.all_points.clear()
+        else:
+            if run.positions[..., 0].size <= MAX_LINKED_MEMBERS:
+                self.all_links.setData(*member_to_centre_segments(run.positions), connect="pairs")
+            else:
+                self.all_links.setData([], [])
+            self.all_points.setData(x=self._session.dataset.xcoords, y=self._session.dataset.ycoords)
+            self.plot.getViewBox().autoRange(padding=0.05)
+        self._draw_batch()
+
+    @Slot(object)
+    def _on_batch_changed(self, _batch: object) -> None:
+        self._session.redraws.request(self, self._draw_batch)
+
+    def _draw_batch(self) -> None:
+        batch = self._session.current
+        if batch is None:
+            self.batch_links.setData([], [])
+            self.batch_points.clear()
+            self.centres.clear()
+            self.model.set_batch(None)
+            self._on_selection_changed(self._session.selection)
+            return
+        centres, _ = group_offsets(batch.positions)
+        self.batch_links.setData(*member_to_centre_segments(batch.positions), connect="pairs")
+        self.batch_points.setData(x=batch.positions[..., 0].ravel(), y=batch.positions[..., 1].ravel())
+        self.centres.setData(x=centres[:, 0], y=centres[:, 1])
+        fresh = self.model.rowCount() == 0
+        self.model.set_batch(batch)
+        if fresh:
+            self.table.resizeColumnsToContents()
+        self._on_selection_changed(self._session.selection)
+
+    @Slot(object)
+    def _on_selection_changed(self, selection: PatchSelection | None) -> None:
+        run = self._session.run
+        if selection is None or run is None:
+            self.selected.clear()
+        else:
+            x, y = run.positions[selection.group, selection.channel]
+            self.selected.setData(x=[x], y=[y])
+        row = None if selection is None else self.model.row_of(selection.group, selection.channel)
+        selection_model = self.table.selectionModel()
+        selection_model.blockSignals(True)
+        if row is None:
+            self.table.clearSelection()
+        else:
+            self.table.selectRow(row)
+            self.table.scrollTo(self.model.index(row, 0))
+        selection_model.blockSignals(False)
+        self.table.viewport().update()
+
+    @Slot()
+    def _on_table_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self._session.select(*self.model.member(rows[0].row()))
+
+    @Slot(object)
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._session.run is None:
+            return
+        point: QPointF = self.plot.getViewBox().mapSceneToView(event.scenePos())
+        self._session.select_nearest(point.x(), point.y())

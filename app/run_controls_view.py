@@ -1,0 +1,190 @@
+"""Run dock: run/pause/stop, batch stepping, batch size and device, progress with throughput."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ptycho_gui.app.session import Progress, Session
+from ptycho_gui.engine.device import available_devices
+from ptycho_gui.errors import PtychoGuiError
+
+MAX_BATCH_SIZE = 4096
+
+
+def format_seconds(seconds: float) -> str:
+    """'42 s', '3 min 05 s' or '2 h 07 min'."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def progress_text(progress: Progress) -> str:
+    """'7 / 13 batches · 412 patterns/s · 2 s left'."""
+    parts = [f"{progress.done} / {progress.total} batches"]
+    if progress.patterns_per_second:
+        parts.append(f"{progress.patterns_per_second:,.0f} patterns/s")
+    if progress.seconds_left is not None and progress.done < progress.total:
+        parts.append(f"{format_seconds(progress.seconds_left)} left")
+    return " · ".join(parts)
+
+
+def tool_button(action: QAction) -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
+
+
+class RunControlsView(QWidget):
+    """Buttons bound to the main window's run actions, plus batch, batch size, device and progress."""
+
+    def __init__(self, session: Session, actions: dict[str, QAction], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        run_row = QHBoxLayout()
+        for name in ("run", "stop"):
+            run_row.addWidget(tool_button(actions[name]))
+        run_row.addStretch(1)
+        step_row = QHBoxLayout()
+        for name in ("first", "previous", "next", "last"):
+            step_row.addWidget(tool_button(actions[name]))
+        step_row.addStretch(1)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setTracking(False)
+        self.slider.setToolTip("batch shown (computed on demand when needed)")
+        self.batch = QSpinBox()
+        self.batch.setKeyboardTracking(False)
+        self.follow = QCheckBox("follow live")
+        self.follow.setToolTip("show each batch as soon as it is computed")
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, MAX_BATCH_SIZE)
+        self.batch_size.setKeyboardTracking(False)
+        self.device = QComboBox()
+        self.device.addItems(available_devices())
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+        self.state_label = QLabel("")
+
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.slider, 1)
+        batch_row.addWidget(self.batch)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Batch", batch_row)
+        form.addRow("", self.follow)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Device", self.device)
+        form.addRow("State", self.state_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(run_row)
+        layout.addLayout(step_row)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addStretch(1)
+
+        self.slider.valueChanged.connect(session.go_to)
+        self.batch.valueChanged.connect(session.go_to)
+        self.follow.toggled.connect(session.set_follow_live)
+        self.batch_size.editingFinished.connect(self._apply_batch_size)
+        self.device.activated.connect(self._apply_device)
+        session.sigPlanChanged.connect(self._on_plan_changed)
+        session.sigBatchChanged.connect(self._on_batch_changed)
+        session.sigRunStateChanged.connect(self._on_state_changed)
+        session.sigProgress.connect(self._on_progress)
+        self._on_plan_changed()
+        self._on_state_changed(session.state)
+
+    def _guarded(self, change, value) -> None:
+        try:
+            change(value)
+        except (PtychoGuiError, ValueError, RuntimeError) as exc:
+            self._session.sigError.emit("Cannot change the run settings", str(exc), "")
+        self._sync_settings()
+
+    @Slot()
+    def _apply_batch_size(self) -> None:
+        if self.batch_size.value() != self._session.settings.batch_size:
+            self._guarded(self._session.set_batch_size, self.batch_size.value())
+
+    @Slot(int)
+    def _apply_device(self, _index: int) -> None:
+        if self.device.currentText() != self._session.settings.device:
+            self._guarded(self._session.set_device, self.device.currentText())
+
+    def _sync_settings(self) -> None:
+        settings = self._session.settings
+        self.batch_size.blockSignals(True)
+        self.batch_size.setValue(settings.batch_size)
+        self.batch_size.blockSignals(False)
+        self.device.blockSignals(True)
+        if self.device.findText(settings.device) < 0:
+            self.device.addItem(settings.device)
+        self.device.setCurrentText(settings.device)
+        self.device.blockSignals(False)
+
+    @Slot()
+    def _on_plan_changed(self) -> None:
+        last = max(0, self._session.n_batches - 1)
+        for widget in (self.slider, self.batch):
+            widget.blockSignals(True)
+            widget.setRange(0, last)
+            widget.setValue(0)
+            widget.blockSignals(False)
+        self.progress.setRange(0, max(1, self._session.n_batches))
+        self.progress.setValue(0)
+        self.progress_label.setText("")
+        self._sync_settings()
+
+    @Slot(object)
+    def _on_batch_changed(self, batch: object) -> None:
+        index = self._session.current.index if self._session.current is not None else 0
+        for widget in (self.slider, self.batch):
+            widget.blockSignals(True)
+            widget.setValue(index)
+            widget.blockSignals(False)
+        self.follow.blockSignals(True)
+        self.follow.setChecked(self._session.follow_live)
+        self.follow.blockSignals(False)
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        self.state_label.setText(state)
+        busy = state in ("running", "paused")
+        self.batch_size.setEnabled(not busy)
+        self.device.setEnabled(not busy)
+        has_plan = self._session.run is not None
+        for widget in (self.slider, self.batch, self.follow):
+            widget.setEnabled(has_plan)
+        self.follow.blockSignals(True)
+        self.follow.setChecked(self._session.follow_live)
+        self.follow.blockSignals(False)
+
+    @Slot(object)
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress.setRange(0, max(1, progress.total))
+        self.progress.setValue(progress.done)
+        self.progress_label.setText(progress_text(progress))

@@ -1,0 +1,714 @@
+"""The session: the one GUI-thread object that owns the loaded files, the run and its results.
+
+Views never compute science and never talk to each other: they read what they show from the session
+and listen to its ``sig…`` signals (silx style). The export dialog reads the same state, so an export
+reproduces what is on screen. The state a view or an exporter may read:
+
+- ``model`` (LoadedModel), ``dataset`` (ScanDataset), ``settings`` (RunSettings: device, batch size,
+  stitch mode, crop, torch threads), ``run`` (the InferenceRun plan: groups, positions, input scale);
+- ``state``: one of ``RUN_STATES``;
+- ``store`` (PatchStore of every computed patch), ``history`` (StatsHistory), ``done`` (batch
+  indices computed), ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
+- ``current`` (the BatchResult shown), ``selection`` (PatchSelection or None), ``follow_live``;
+- ``patch_display`` / ``canvas_display``: quantity, colormap, levels mode and the levels last used;
+- ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact arrays the views draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from ptycho_gui.app.display import (
+    DEFAULT_COLORMAP,
+    MosaicLayout,
+    auto_levels,
+    build_mosaic,
+    normalize_per_tile,
+    quantity_of,
+)
+from ptycho_gui.app.redraw_queue import RedrawQueue
+from ptycho_gui.app.worker import WorkerController
+from ptycho_gui.engine.device import device_label, memory_in_use
+from ptycho_gui.engine.patch_store import PatchStore
+from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.engine.statistics import StatsHistory, batch_statistics
+from ptycho_gui.engine.stitching import Stitcher
+from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
+from ptycho_gui.io.datasets import ScanDataset, open_dataset
+from ptycho_gui.types import BatchResult, Canvas, RunSettings
+
+RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
+"""empty: checkpoint or dataset missing; ready: planned, nothing running; the rest as named."""
+CACHE_BYTES = 128 << 20
+"""Budget of the recently-shown batch cache (every patch is also in the PatchStore)."""
+CANVAS_REFRESH_MS = 100
+"""The live canvas is re-rendered at most this often (stitching itself happens per batch) ..."""
+CANVAS_TIME_SHARE = 0.1
+"""... and less often when rendering it is slow, so it never takes more than this share of the GUI thread."""
+INPUT_BATCHES_CACHED = 4
+
+
+def default_num_threads() -> int:
+    """torch threads for CPU runs: every core but one, which is left to the GUI."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+@dataclass(frozen=True)
+class PatchSelection:
+    """One patch: a group of the run's group table and one of its channels."""
+
+    group: int
+    channel: int
+
+
+@dataclass
+class PatchDisplay:
+    """How the patch grid turns the current batch into pixels."""
+
+    quantity: str = "amplitude"
+    colormaps: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLORMAP))
+    levels_mode: str = "auto per batch"
+    levels: tuple[float, float] | None = None
+    """The levels used for the last mosaic (the locked levels in 'locked' mode)."""
+    show_labels: bool = False
+
+    @property
+    def colormap(self) -> str:
+        return self.colormaps[self.quantity]
+
+
+@dataclass
+class CanvasDisplay:
+    """How the canvas and ground-truth views turn the stitched image into pixels."""
+
+    quantity: str = "amplitude"
+    colormaps: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLORMAP))
+    levels_mode: str = "auto"
+    """'auto' (recomputed at each refresh) or 'locked'."""
+    levels: tuple[float, float] | None = None
+    show_all_positions: bool = True
+    show_batch_positions: bool = True
+    show_selection: bool = True
+
+    @property
+    def colormap(self) -> str:
+        return self.colormaps[self.quantity]
+
+
+@dataclass
+class MosaicImage:
+    """The patch grid's picture of one batch: display image, raw values for readout, geometry, levels."""
+
+    batch: BatchResult
+    quantity: str
+    values: np.ndarray
+    """(B, C, N, N) float32 displayed quantity before any per-tile normalization."""
+    image: np.ndarray
+    """(H, W) float32 mosaic actually drawn (per-tile normalized in 'per patch' mode)."""
+    layout: MosaicLayout
+    levels: tuple[float, float]
+
+
+@dataclass
+class ObjectImage:
+    """An image placed in object-pixel coordinates: ``rect`` = (x0, y0, width, height) of its pixel edges."""
+
+    image: np.ndarray
+    levels: tuple[float, float]
+    rect: tuple[float, float, float, float]
+    quantity: str
+
+
+@dataclass
+class Progress:
+    """Run progress for progress bars and status lines."""
+
+    done: int
+    total: int
+    patterns_per_second: float | None
+    seconds_left: float | None
+
+
+def canvas_rect(canvas: Canvas) -> tuple[float, float, float, float]:
+    """Pixel-edge rectangle of a canvas in display coordinates (object pixels when not mirrored)."""
+    h, w = canvas.image.shape
+    return (canvas.center_xy[0] - w // 2 - 0.5, canvas.center_xy[1] - h // 2 - 0.5, float(w), float(h))
+
+
+def canvas_display_xy(canvas: Canvas, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where object point (x, y) is drawn in the canvas view (its place in the canvas's own layout)."""
+    col, row = canvas.object_to_canvas(x, y)
+    h, w = canvas.image.shape
+    return col - w // 2 + canvas.center_xy[0], row - h // 2 + canvas.center_xy[1]
+
+
+def canvas_object_xy(canvas: Canvas, dx: float, dy: float) -> tuple[float, float]:
+    """The object point drawn at display point (dx, dy) of the canvas view (inverse of canvas_display_xy)."""
+    if canvas.mirrored:
+        return 2 * canvas.center_xy[0] - dx, 2 * canvas.center_xy[1] - dy
+    return dx, dy
+
+
+class _BatchCache:
+    """An LRU of recently shown BatchResults bounded in bytes (always keeping the newest), and raw inputs."""
+
+    def __init__(self, budget_bytes: int = CACHE_BYTES):
+        self._budget = budget_bytes
+        self._results: OrderedDict[int, BatchResult] = OrderedDict()
+        self._inputs: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def get(self, index: int) -> BatchResult | None:
+        result = self._results.get(index)
+        if result is not None:
+            self._results.move_to_end(index)
+        return result
+
+    def put(self, result: BatchResult) -> None:
+        self._results[result.index] = result
+        self._results.move_to_end(result.index)
+        while len(self._results) > 1 and sum(r.patches.nbytes for r in self._results.values()) > self._budget:
+            self._results.popitem(last=False)
+
+    def inputs(self, index: int) -> np.ndarray | None:
+        return self._inputs.get(index)
+
+    def put_inputs(self, index: int, inputs: np.ndarray) -> None:
+        self._inputs[index] = inputs
+        while len(self._inputs) > INPUT_BATCHES_CACHED:
+            self._inputs.popitem(last=False)
+
+    def clear(self) -> None:
+        self._results.clear()
+        self._inputs.clear()
+
+
+class Session(QObject):
+    """Owns files, plan, worker, patch store, stitcher, statistics, current batch and selection."""
+
+    sigFilesChanged = Signal()
+    """A checkpoint or dataset was opened."""
+    sigPlanChanged = Signal()
+    """A new plan (InferenceRun) replaced the old one; every result was cleared."""
+    sigRunStateChanged = Signal(str)
+    sigBatchComputed = Signal(int)
+    """A batch finished computing (statistics and progress changed)."""
+    sigBatchChanged = Signal(object)
+    """The shown batch changed (a BatchResult, or None)."""
+    sigSelectionChanged = Signal(object)
+    """PatchSelection or None."""
+    sigCanvasChanged = Signal(object)
+    """The stitched Canvas (or None) was refreshed."""
+    sigDisplayChanged = Signal(str)
+    """'patches' or 'canvas': a display setting (quantity, colormap, levels, overlays) changed."""
+    sigProgress = Signal(object)
+    sigError = Signal(str, str, str)
+    """title, message, details: something failed that the user must be told about."""
+    sigStatus = Signal(str)
+    """A transient status-bar message."""
+
+    def __init__(self, settings: RunSettings | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.settings = settings or RunSettings(num_threads=default_num_threads())
+        self.model: LoadedModel | None = None
+        self.dataset: ScanDataset | None = None
+        self.run: InferenceRun | None = None
+        self.state = "empty"
+        self.store: PatchStore | None = None
+        self.history: StatsHistory | None = None
+        self.stitcher: Stitcher | None = None
+        self.canvas: Canvas | None = None
+        self.done: set[int] = set()
+        self.current: BatchResult | None = None
+        self.selection: PatchSelection | None = None
+        self.follow_live = True
+        self.patch_display = PatchDisplay()
+        self.canvas_display = CanvasDisplay()
+        self.redraws = RedrawQueue(self)
+        """Views queue their redraws here so each is painted in its own event-loop turn."""
+        self._cache = _BatchCache()
+        self._wanted: int | None = None
+        self._active_seconds = 0.0
+        self._active_since: float | None = None
+        self._patterns_this_run = 0
+        self._groups_done = 0
+        self._controller = WorkerController(self)
+        self._controller.sigBatch.connect(self._on_batch)
+        self._controller.sigRunComplete.connect(self._on_run_complete)
+        self._controller.sigFailed.connect(self._on_failed)
+        self._canvas_timer = QTimer(self)
+        self._canvas_timer.setSingleShot(True)
+        self._canvas_timer.timeout.connect(self._refresh_canvas)
+        self._last_canvas_refresh = 0.0
+        self._canvas_cost_ms = 0.0
+
+    # ------------------------------------------------------------------ files and plan
+    def load_checkpoint(self, path: str | Path) -> LoadedModel:
+        """Replace the checkpoint (raises PtychoGuiError); call ``replan`` once every file is in."""
+        model = open_checkpoint(path)
+        self.shutdown()
+        self.model = model
+        self.sigFilesChanged.emit()
+        return model
+
+    def load_dataset(self, path: str | Path) -> ScanDataset:
+        """Replace the dataset (raises PtychoGuiError); call ``replan`` once every file is in."""
+        dataset = open_dataset(path)
+        self.shutdown()
+        if self.dataset is not None:
+            self.dataset.close()
+        self.dataset = dataset
+        self.sigFilesChanged.emit()
+        return dataset
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Change the batch size (re-plans: every result is cleared). Refused while running."""
+        self._change_plan_settings(batch_size=int(batch_size))
+
+    def set_device(self, device: str) -> None:
+        """Change the compute device (re-plans: every result is cleared). Refused while running."""
+        self._change_plan_settings(device=device)
+
+    def _change_plan_settings(self, **changes: object) -> None:
+        if self.state in ("running", "paused"):
+            raise RuntimeError("stop the run before changing the batch size or device")
+        new = dataclasses.replace(self.settings, **changes)
+        if new == self.settings:
+            return
+        old = self.settings
+        self.settings = new
+        try:
+            self.replan()
+        except ValueError:
+            self.settings = old
+            self.replan()
+            raise
+
+    def replan(self) -> None:
+        """Drop every result and plan the run of the loaded files; on an error the session stays 'empty'.
+
+        Raises IncompatibleInputsError or ValueError when the files or settings cannot be run together.
+        """
+        self.shutdown()
+        self.run = None
+        self._clear_results()
+        self._set_state("empty")
+        self.sigPlanChanged.emit()
+        if self.model is None or self.dataset is None:
+            return
+        run = InferenceRun(self.model, self.dataset, self.settings)
+        self.run = run
+        self.store = PatchStore(run.n_groups, self.model.C, self.model.N)
+        self.history = StatsHistory(run.n_batches)
+        self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
+        self._set_state("ready")
+        self.sigPlanChanged.emit()
+        self._emit_progress()
+        self._refresh_canvas()
+
+    def _clear_results(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        self.store = None
+        self.history = None
+        self.stitcher = None
+        self.canvas = None
+        self.done = set()
+        self.current = None
+        self.selection = None
+        self.follow_live = True
+        self._cache.clear()
+        self._wanted = None
+        self._active_seconds = 0.0
+        self._active_since = None
+        self._patterns_this_run = 0
+        self._groups_done = 0
+        self.patch_display.levels = None
+        self.canvas_display.levels = None
+        self.sigBatchChanged.emit(None)
+        self.sigSelectionChanged.emit(None)
+        self.sigCanvasChanged.emit(None)
+
+    # ------------------------------------------------------------------ run control
+    @property
+    def n_batches(self) -> int:
+        return self.run.n_batches if self.run is not None else 0
+
+    def start(self) -> None:
+        """Compute every batch not yet computed, following the newest batch in the views."""
+        if self.run is None or self.state == "running":
+            return
+        if len(self.done) == self.n_batches:
+            self._set_state("finished")
+            return
+        self._ensure_worker()
+        self.follow_live = True
+        self._resume_clock()
+        self._controller.start_run()
+        self._set_state("running")
+
+    def pause(self) -> None:
+        """Stop starting new batches; stepping still works and the run can be resumed."""
+        if self.state != "running":
+            return
+        self._controller.pause()
+        self._pause_clock()
+        self._set_state("paused")
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        if self.state == "paused":
+            self.start()
+
+    def stop(self) -> None:
+        """End the run after the batch in progress; computed results are kept."""
+        if self.state not in ("running", "paused"):
+            return
+        self._controller.pause()
+        self._pause_clock()
+        self._set_state("stopped")
+
+    def toggle_run(self) -> None:
+        """Space-bar behaviour: run when idle, pause when running, resume when paused."""
+        if self.state == "running":
+            self.pause()
+        else:
+            self.start()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop the worker thread and wait for it (call before the window goes away)."""
+        self._canvas_timer.stop()
+        stopped = self._controller.shutdown(timeout_ms)
+        if self.state in ("running", "paused"):
+            self._pause_clock()
+            self._set_state("stopped")
+        return stopped
+
+    def _ensure_worker(self) -> None:
+        if not self._controller.active and self.run is not None:
+            self._controller.start(self.run, self.done)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.sigRunStateChanged.emit(state)
+
+    def _resume_clock(self) -> None:
+        if self._active_since is None:
+            self._active_since = time.perf_counter()
+
+    def _pause_clock(self) -> None:
+        if self._active_since is not None:
+            self._active_seconds += time.perf_counter() - self._active_since
+            self._active_since = None
+
+    # ------------------------------------------------------------------ navigation and selection
+    def go_to(self, index: int) -> None:
+        """Show batch ``index``: at once if computed, otherwise compute just that batch."""
+        if self.run is None:
+            return
+        index = int(np.clip(index, 0, self.n_batches - 1))
+        self.follow_live = False
+        self._wanted = index
+        result = self._cached_or_stored(index)
+        if result is not None:
+            self._show(result)
+            return
+        self._ensure_worker()
+        self._controller.request(index)
+        self.sigStatus.emit(f"computing batch {index + 1} of {self.n_batches}…")
+
+    def step(self, delta: int) -> None:
+        """Show the batch ``delta`` away from the current one."""
+        if self.run is None:
+            return
+        here = self._wanted if self._wanted is not None else (self.current.index if self.current else -1)
+        self.go_to(max(0, here + delta))
+
+    def first(self) -> None:
+        self.go_to(0)
+
+    def last(self) -> None:
+        self.go_to(self.n_batches - 1)
+
+    def set_follow_live(self, follow: bool) -> None:
+        """Show each new batch as it arrives (True) or stay on the batch chosen by the user."""
+        self.follow_live = bool(follow)
+
+    def select(self, group: int, channel: int) -> None:
+        """Select one patch (group of the run's table, channel); every view highlights it."""
+        if self.run is None or not (0 <= group < self.run.n_groups and 0 <= channel < self.run.groups.shape[1]):
+            return
+        selection = PatchSelection(int(group), int(channel))
+        if selection != self.selection:
+            self.selection = selection
+            self.sigSelectionChanged.emit(selection)
+
+    def select_nearest(self, x: float, y: float) -> None:
+        """Select the patch whose scan position is nearest object point (x, y), showing its batch."""
+        if self.run is None:
+            return
+        positions = self.run.positions.reshape(-1, 2)
+        flat = int(np.argmin((positions[:, 0] - x) ** 2 + (positions[:, 1] - y) ** 2))
+        group, channel = divmod(flat, self.run.groups.shape[1])
+        batch = self.batch_of_group(group)
+        if self.current is None or self.current.index != batch:
+            self.go_to(batch)
+        self.select(group, channel)
+
+    def batch_of_group(self, group: int) -> int:
+        """Index of the batch holding a group of the run's table."""
+        return group // self.settings.batch_size
+
+    def _cached_or_stored(self, index: int) -> BatchResult | None:
+        result = self._cache.get(index)
+        if result is not None or index not in self.done or self.run is None or self.store is None:
+            return result
+        group_indices = self.run.batch_group_indices(index)
+        patches = self.store.get(group_indices)
+        result = BatchResult(
+            index=index,
+            group_indices=group_indices,
+            groups=self.run.groups[group_indices],
+            positions=self.run.positions[group_indices],
+            patches=patches,
+            stats=batch_statistics(patches, self.run.input_scale),
+            seconds=float("nan"),
+            input_scale=self.run.input_scale,
+        )
+        self._cache.put(result)
+        return result
+
+    def _show(self, result: BatchResult) -> None:
+        self._wanted = None
+        self.current = result
+        self.sigBatchChanged.emit(result)
+
+    # ------------------------------------------------------------------ results from the worker
+    @Slot(object)
+    def _on_batch(self, result: BatchResult) -> None:
+        try:
+            if result.index not in self.done:
+                self._accept(result)
+            if self.follow_live or result.index == self._wanted:
+                self._show(result)
+        finally:
+            self._controller.ack()
+
+    def _accept(self, result: BatchResult) -> None:
+        self.done.add(result.index)
+        self.store.put(result.group_indices, result.patches)
+        self.history.record(result.index, result.stats)
+        self.stitcher.add(result.group_indices, result.patches)
+        self._cache.put(result)
+        if self._active_since is not None:
+            self._patterns_this_run += int(result.groups.size)
+        self._groups_done += len(result.group_indices)
+        self._schedule_canvas()
+        self.sigBatchComputed.emit(result.index)
+        self._emit_progress()
+
+    @Slot()
+    def _on_run_complete(self) -> None:
+        self._pause_clock()
+        self._refresh_canvas()
+        self._emit_progress()
+        if self.state in ("running", "paused"):
+            self._set_state("finished")
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self._pause_clock()
+        self._set_state("stopped")
+        self.sigError.emit("Inference failed", message, details)
+
+    def progress(self) -> Progress:
+        """Batches done, throughput (patterns/s over active run time) and estimated time left."""
+        elapsed = self._active_seconds
+        if self._active_since is not None:
+            elapsed += time.perf_counter() - self._active_since
+        rate = self._patterns_this_run / elapsed if elapsed > 0 and self._patterns_this_run else None
+        left = None
+        if rate and self.run is not None:
+            left = (self.run.n_groups - self._groups_done) * self.run.groups.shape[1] / rate
+        return Progress(len(self.done), self.n_batches, rate, left)
+
+    def _emit_progress(self) -> None:
+        self.sigProgress.emit(self.progress())
+
+    def device_status(self) -> str:
+        """'device · memory' text for the status bar."""
+        if self.run is None:
+            return f"device {self.settings.device}"
+        used = memory_in_use(self.run.device)
+        if used is None:
+            used = _process_rss()
+            where = "process"
+        else:
+            where = "device"
+        memory = f" · {where} memory {used / 2**20:,.0f} MiB" if used is not None else ""
+        return f"{device_label(self.run.device)}{memory}"
+
+    # ------------------------------------------------------------------ stitching
+    def set_stitch(self, stitch: str | None = None, crop: int | None = None) -> None:
+        """Change the stitch mode and/or crop and re-stitch from the stored patches (no forward pass)."""
+        new = dataclasses.replace(
+            self.settings,
+            stitch=stitch if stitch is not None else self.settings.stitch,
+            crop=int(crop) if crop is not None else self.settings.crop,
+        )
+        if new == self.settings:
+            return
+        if self.model is not None and not 1 <= new.crop <= self.model.N:
+            raise ValueError(f"crop {new.crop} must be between 1 and N = {self.model.N}")
+        self.settings = new
+        if self.run is None:
+            return
+        self.stitcher = self.run.new_stitcher(new.stitch, new.crop)
+        for index in sorted(self.done):
+            group_indices = self.run.batch_group_indices(index)
+            self.stitcher.add(group_indices, self.store.get(group_indices))
+        self._refresh_canvas()
+
+    def _schedule_canvas(self) -> None:
+        if self._canvas_timer.isActive():
+            return
+        interval = max(CANVAS_REFRESH_MS, self._canvas_cost_ms / CANVAS_TIME_SHARE)
+        since = (time.perf_counter() - self._last_canvas_refresh) * 1000
+        self._canvas_timer.start(int(max(0.0, interval - since)))
+
+    @Slot()
+    def _refresh_canvas(self) -> None:
+        self._canvas_timer.stop()
+        start = time.perf_counter()
+        self.canvas = self.stitcher.canvas() if self.stitcher is not None and self.done else None
+        self.sigCanvasChanged.emit(self.canvas)
+        self._last_canvas_refresh = time.perf_counter()
+        self._canvas_cost_ms = (self._last_canvas_refresh - start) * 1000
+
+    # ------------------------------------------------------------------ display state
+    def set_patch_quantity(self, quantity: str) -> None:
+        if quantity != self.patch_display.quantity:
+            self.patch_display.quantity = quantity
+            self.patch_display.levels = None
+            self.sigDisplayChanged.emit("patches")
+
+    def set_patch_colormap(self, name: str) -> None:
+        if name != self.patch_display.colormap:
+            self.patch_display.colormaps[self.patch_display.quantity] = name
+            self.sigDisplayChanged.emit("patches")
+
+    def set_patch_levels_mode(self, mode: str) -> None:
+        """'auto per batch', 'locked' (freezes the levels in use now) or 'per patch'."""
+        if mode != self.patch_display.levels_mode:
+            if self.patch_display.levels_mode == "per patch":
+                self.patch_display.levels = None
+            self.patch_display.levels_mode = mode
+            self.sigDisplayChanged.emit("patches")
+
+    def set_patch_levels(self, levels: tuple[float, float]) -> None:
+        """Levels chosen by hand: they are locked across batches."""
+        self.patch_display.levels = (float(levels[0]), float(levels[1]))
+        self.patch_display.levels_mode = "locked"
+        self.sigDisplayChanged.emit("patches")
+
+    def set_show_labels(self, show: bool) -> None:
+        if bool(show) != self.patch_display.show_labels:
+            self.patch_display.show_labels = bool(show)
+            self.sigDisplayChanged.emit("patches")
+
+    def set_canvas_quantity(self, quantity: str) -> None:
+        if quantity != self.canvas_display.quantity:
+            self.canvas_display.quantity = quantity
+            self.canvas_display.levels = None
+            self.canvas_display.levels_mode = "auto"
+            self.sigDisplayChanged.emit("canvas")
+
+    def set_canvas_colormap(self, name: str) -> None:
+        if name != self.canvas_display.colormap:
+            self.canvas_display.colormaps[self.canvas_display.quantity] = name
+            self.sigDisplayChanged.emit("canvas")
+
+    def set_canvas_levels(self, levels: tuple[float, float] | None) -> None:
+        """Lock the canvas levels (None returns to automatic levels)."""
+        self.canvas_display.levels = None if levels is None else (float(levels[0]), float(levels[1]))
+        self.canvas_display.levels_mode = "auto" if levels is None else "locked"
+        self.sigDisplayChanged.emit("canvas")
+
+    def set_canvas_overlay(self, name: str, show: bool) -> None:
+        """Toggle 'show_all_positions', 'show_batch_positions' or 'show_selection'."""
+        if name not in ("show_all_positions", "show_batch_positions", "show_selection"):
+            raise ValueError(f"unknown overlay {name!r}")
+        setattr(self.canvas_display, name, bool(show))
+        self.sigDisplayChanged.emit("canvas")
+
+    # ------------------------------------------------------------------ pictures for views and export
+    def batch_inputs(self, result: BatchResult) -> np.ndarray:
+        """Raw diffraction amplitudes fed to the network for this batch, (B, C, N, N) float32."""
+        inputs = self._cache.inputs(result.index)
+        if inputs is None:
+            inputs = self.run.read_inputs(result.group_indices)
+            self._cache.put_inputs(result.index, inputs)
+        return inputs
+
+    def patch_mosaic(self) -> MosaicImage | None:
+        """The current batch as the patch grid draws it (records the levels used)."""
+        batch = self.current
+        if batch is None or self.run is None:
+            return None
+        display = self.patch_display
+        raw = self.batch_inputs(batch) if display.quantity == "input (log)" else batch.patches
+        values = quantity_of(raw, display.quantity)
+        b, c, n, _ = values.shape
+        layout = MosaicLayout.for_batch(b, c, n)
+        if display.levels_mode == "per patch":
+            tiles, levels = normalize_per_tile(values), (0.0, 1.0)
+        elif display.levels_mode == "locked" and display.levels is not None:
+            tiles, levels = values, display.levels
+        else:
+            tiles, levels = values, auto_levels(values, display.quantity)
+        display.levels = levels
+        return MosaicImage(batch, display.quantity, values, build_mosaic(tiles, layout, levels[0]), layout, levels)
+
+    def canvas_image(self) -> ObjectImage | None:
+        """The stitched canvas as the canvas view draws it (records the levels used)."""
+        canvas = self.canvas
+        if canvas is None:
+            return None
+        display = self.canvas_display
+        covered = canvas.weight > 0
+        if display.quantity == "weight":
+            image = quantity_of(canvas.weight, "weight")
+            auto = (0.0, max(float(image.max()), 1e-6))
+        else:
+            image = quantity_of(canvas.image, display.quantity)
+            auto = auto_levels(image, display.quantity, covered if covered.any() else None)
+        levels = display.levels if display.levels_mode == "locked" and display.levels is not None else auto
+        display.levels = levels
+        return ObjectImage(image, levels, canvas_rect(canvas), display.quantity)
+
+    def ground_truth_image(self) -> ObjectImage | None:
+        """The dataset's objectGuess in the canvas quantity (weight shows amplitude), or None."""
+        if self.dataset is None or self.dataset.object_guess is None:
+            return None
+        quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
+        image = quantity_of(self.dataset.object_guess, quantity)
+        h, w = image.shape
+        return ObjectImage(image, auto_levels(image, quantity), (-0.5, -0.5, float(w), float(h)), quantity)
+
+
+def _process_rss() -> int | None:
+    """Resident memory of this process in bytes (Linux /proc), or None elsewhere."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,156 @@
+"""Statistics dock: live per-batch curves with a current-batch marker, and the current batch's histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from ptycho_gui.app.plot_helpers import TITLE_SIZE, fix_left_axis
+from ptycho_gui.app.session import Session
+
+CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    ("Amplitude", (
+        ("global_mean", "amp mean", "#1f77b4"),
+        ("global_std", "amp std", "#ff7f0e"),
+        ("var_zero_mean", "amp var (zero mean)", "#2ca02c"),
+        ("amp_min", "amp min", "#7f7f7f"),
+        ("amp_max", "amp max", "#d62728"),
+    )),
+    ("Phase (rad)", (
+        ("phase_mean", "phase mean", "#9467bd"),
+        ("phase_std", "phase std", "#8c564b"),
+    )),
+    ("Input scale", (
+        ("input_scale", "input scale", "#17becf"),
+    )),
+)
+"""Plots, each with its curves: (StatsHistory field, legend label, colour)."""
+HISTOGRAM_BINS = 80
+
+
+def legend_html() -> str:
+    """One line naming every curve in its colour (a legend that never covers the data)."""
+    entries = [f'<span style="color:{color}">&#9632;</span>&nbsp;{label}'
+               for _, curves in CURVE_GROUPS for _, label, color in curves]
+    return '<span style="font-size:8pt">' + " &nbsp; ".join(entries) + "</span>"
+
+
+class StatisticsView(QWidget):
+    """Curves over batch index; clicking a point shows that batch; a histogram of the shown batch."""
+
+    sigExportRequested = Signal(str)
+    VIEW_NAME = "statistics"
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        self.widget = pg.GraphicsLayoutWidget()
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.markers: list[pg.InfiniteLine] = []
+        self.plots: list[pg.PlotItem] = []
+        for column, (title, curves) in enumerate(CURVE_GROUPS):
+            plot = self.widget.addPlot(row=0, col=column)
+            plot.setTitle(title, size=TITLE_SIZE)
+            plot.setLabel("bottom", "batch")
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.getViewBox().disableAutoRange()
+            fix_left_axis(plot)
+            for name, label, color in curves:
+                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5))
+            marker_pen = pg.mkPen("#ff2d2d", width=1, style=Qt.PenStyle.DashLine)
+            marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
+            marker.setVisible(False)
+            plot.addItem(marker, ignoreBounds=True)
+            self.markers.append(marker)
+            if self.plots:
+                plot.setXLink(self.plots[0])
+            self.plots.append(plot)
+        self.histogram_plot = self.widget.addPlot(row=0, col=len(CURVE_GROUPS))
+        self.histogram_plot.setTitle("Amplitudes of the shown batch", size=TITLE_SIZE)
+        self.histogram_plot.setLabel("bottom", "amplitude")
+        self.histogram_plot.setLabel("left", "pixels")
+        self.histogram = pg.PlotDataItem([0, 1], [0], stepMode="center", fillLevel=0, brush=(31, 119, 180, 120),
+                                         pen=pg.mkPen("#1f77b4"))
+        self.histogram_plot.addItem(self.histogram)
+        self.histogram_plot.getViewBox().disableAutoRange()
+        fix_left_axis(self.histogram_plot, labelled=True)
+        for plot in (*self.plots, self.histogram_plot):
+            plot.getViewBox().menu.addAction("Export…").triggered.connect(
+                lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        self.widget.scene().contextMenu = []
+        self.legend = QLabel(legend_html())
+        self.legend.setWordWrap(True)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addWidget(self.widget, 1)
+        layout.addWidget(self.legend)
+
+        self.widget.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        session.sigPlanChanged.connect(self._on_plan_changed)
+        session.sigBatchComputed.connect(self._on_batch_computed)
+        session.sigBatchChanged.connect(self._on_batch_changed)
+
+    @Slot()
+    def _on_plan_changed(self) -> None:
+        last = max(1, self._session.n_batches) - 1
+        for plot in self.plots:
+            plot.setXRange(-0.5, last + 0.5, padding=0.02)
+        self.redraw_curves()
+
+    @Slot(int)
+    def _on_batch_computed(self, _index: int) -> None:
+        self._session.redraws.request((self, "curves"), self.redraw_curves)
+
+    @Slot()
+    def redraw_curves(self) -> None:
+        """Redraw every statistics curve from the session's history."""
+        history = self._session.history
+        if history is None:
+            for curve in self.curves.values():
+                curve.setData([], [])
+            return
+        arrays = history.as_arrays()
+        done = np.flatnonzero(history.recorded)
+        for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
+            values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
+            for (name, _, _), y in zip(curves, values, strict=True):
+                self.curves[name].setData(done, y)
+            finite = np.concatenate(values)
+            finite = finite[np.isfinite(finite)]
+            if finite.size:
+                plot.setYRange(float(finite.min()), float(finite.max()), padding=0.08)
+
+    @Slot(object)
+    def _on_batch_changed(self, _batch: object) -> None:
+        self._session.redraws.request((self, "batch"), self.draw_batch)
+
+    def draw_batch(self) -> None:
+        """Move the current-batch markers and redraw the histogram of the shown batch."""
+        batch = self._session.current
+        for marker in self.markers:
+            marker.setVisible(batch is not None)
+            if batch is not None:
+                marker.setValue(batch.index)
+        if batch is None:
+            self.histogram.setData([0, 1], [0])
+            return
+        counts, edges = np.histogram(np.abs(batch.patches), bins=HISTOGRAM_BINS)
+        self.histogram.setData(edges, counts)
+        self.histogram_plot.setRange(xRange=(float(edges[0]), float(edges[-1])), yRange=(0, float(counts.max())),
+                                     padding=0.04)
+
+    @Slot(object)
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._session.run is None:
+            return
+        for plot in self.plots:
+            if plot.sceneBoundingRect().contains(event.scenePos()):
+                x = plot.getViewBox().mapSceneToView(event.scenePos()).x()
+                index = int(round(x))
+                if index in self._session.done:
+                    self._session.go_to(index)
+                return
