@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Inspect a neural-network ptychography reconstruction batch by batch.",
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="a checkpoint and/or a dataset, recognised by content, in any order")
+                        help="a checkpoint and/or a dataset, recognised by content, in any order "
+                             "(none: the built-in demo)")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo checkpoint and scan")
     parser.add_argument("--run", action="store_true", help="start the run as soon as the files are loaded")
     parser.add_argument("--screenshot", metavar="FILE", type=Path, help="save a PNG of the window after the run")
@@ -70,7 +71,7 @@ class ScriptedRun(QObject):
     def begin(self) -> None:
         """Open the files, then start the run or go straight to the end steps."""
         window, args = self.window, self.args
-        opened = window.open_demo() if args.demo else (window.open_files(args.files) if args.files else True)
+        opened = window.open_files(args.files) if args.files and not args.demo else window.open_demo()
         if not opened:
             self.exit_code = EXIT_INPUT
         session = window.session
