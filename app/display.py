@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ptycho_gui.render.colormaps import quantity_of as complex_quantity_of
+
 PATCH_QUANTITIES: tuple[str, ...] = ("amplitude", "phase", "real", "imaginary", "input (log)")
 """What the patch grid can show; 'input (log)' is the raw diffraction fed to the network, log10."""
 
@@ -34,53 +36,21 @@ DEFAULT_COLORMAP: dict[str, str] = {
     "weight": "gray",
 }
 
-PHASE_LEVELS = (-math.pi, math.pi)
 LOG_FLOOR = 1e-4
 """log display floor relative to the batch peak: 4 decades of diffraction are shown."""
-AUTO_PERCENTILES = (0.5, 99.5)
-LEVEL_SAMPLES = 65536
 
 
 def quantity_of(values: np.ndarray, quantity: str) -> np.ndarray:
-    """The displayed float32 quantity of a complex array (or of raw diffraction for 'input (log)')."""
-    if quantity == "amplitude":
-        out = np.abs(values)
-    elif quantity == "phase":
-        out = np.angle(values)
-    elif quantity == "real":
-        out = np.real(values)
-    elif quantity == "imaginary":
-        out = np.imag(values)
-    elif quantity == "input (log)":
+    """The displayed float32 quantity: of a complex array, of raw diffraction ('input (log)') or a weight map."""
+    if quantity == "input (log)":
         peak = float(np.max(values)) if values.size else 0.0
         floor = peak * LOG_FLOOR if peak > 0 else LOG_FLOOR
         out = np.log10(np.maximum(values, floor))
     elif quantity == "weight":
         out = np.asarray(values)
     else:
-        raise ValueError(f"unknown quantity {quantity!r}")
+        return complex_quantity_of(values, quantity)
     return np.nan_to_num(np.asarray(out, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def auto_levels(values: np.ndarray, quantity: str, mask: np.ndarray | None = None) -> tuple[float, float]:
-    """Robust (0.5–99.5 percentile) levels of ``values``; fixed ±π for phase; never an empty span."""
-    if quantity == "phase":
-        return PHASE_LEVELS
-    data = values[mask] if mask is not None else values.ravel()
-    if data.size == 0:
-        return (0.0, 1.0)
-    step = max(1, data.size // LEVEL_SAMPLES)
-    lo, hi = np.percentile(data[::step], AUTO_PERCENTILES)
-    return _nonempty(float(lo), float(hi))
-
-
-def _nonempty(lo: float, hi: float) -> tuple[float, float]:
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return (0.0, 1.0)
-    if hi <= lo:
-        pad = max(abs(lo) * 1e-3, 1e-6)
-        return (lo - pad, hi + pad)
-    return (lo, hi)
 
 
 def normalize_per_tile(tiles: np.ndarray) -> np.ndarray:

@@ -29,7 +29,6 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from ptycho_gui.app.display import (
     DEFAULT_COLORMAP,
     MosaicLayout,
-    auto_levels,
     build_mosaic,
     normalize_per_tile,
     quantity_of,
@@ -38,6 +37,7 @@ from ptycho_gui.app.redraw_queue import RedrawQueue
 from ptycho_gui.app.worker import WorkerController
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
+from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory, batch_statistics
 from ptycho_gui.engine.stitching import Stitcher

@@ -9,13 +9,13 @@ import pytest
 
 from ptycho_gui.app.display import (
     MosaicLayout,
-    auto_levels,
     build_mosaic,
     group_offsets,
     member_to_centre_segments,
     normalize_per_tile,
     quantity_of,
 )
+from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.app.session import canvas_display_xy, canvas_object_xy, canvas_rect
 from ptycho_gui.types import Canvas
 
