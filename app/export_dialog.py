@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.debug_dump import DebugDumpCollector
-from ptycho_gui.export.job import ExportReport, ExportSources, preview_figure, run_export, stored_batch
+from ptycho_gui.export.job import ExportReport, ExportSources, preview_figure, run_export
 from ptycho_gui.export.plan import ITEM_FORMATS, ITEMS, ExportRequest, parse_batch_spec, plan_files
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
@@ -126,7 +126,7 @@ def _session_batch(run: InferenceRun, table: np.ndarray, done: frozenset[int], c
     if current is not None and current.index == index:
         return current
     if index in done:
-        return stored_batch(run, np.array(table[run.batch_group_indices(index)]), index)
+        return run.result_from_patches(index, np.array(table[run.batch_group_indices(index)]))
     run.prepare_thread()
     return run.compute_batch(index)
 

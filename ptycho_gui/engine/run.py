@@ -97,11 +97,14 @@ class InferenceRun:
 
     def compute_batch(self, index: int) -> BatchResult:
         """Run the network on batch ``index`` and return its host-side result."""
-        group_indices = self.batch_group_indices(index)
-        inputs = self.read_inputs(group_indices)
+        inputs = self.read_inputs(self.batch_group_indices(index))
         start = time.perf_counter()
         patches = self._forward(inputs)
-        seconds = time.perf_counter() - start
+        return self.result_from_patches(index, patches, time.perf_counter() - start)
+
+    def result_from_patches(self, index: int, patches: np.ndarray, seconds: float = float("nan")) -> BatchResult:
+        """The BatchResult of batch ``index`` for these patches (computed now, or stored earlier)."""
+        group_indices = self.batch_group_indices(index)
         return BatchResult(
             index=index,
             group_indices=group_indices,

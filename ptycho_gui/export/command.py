@@ -17,7 +17,7 @@ from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.export.debug_dump import DebugDumpCollector
-from ptycho_gui.export.job import ExportSources, run_export, stored_batch
+from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import (
     FORMATS,
     ITEMS,
@@ -127,7 +127,7 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
         provenance=provenance_of(run),
         settings=run.settings,
         n_batches=run.n_batches,
-        get_batch=lambda i: stored_batch(run, store.get(run.batch_group_indices(i)), i),
+        get_batch=lambda i: run.result_from_patches(i, store.get(run.batch_group_indices(i))),
         patch_size=run.model.N,
         group_positions=run.positions,
         canvas=canvas,

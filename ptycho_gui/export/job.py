@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ptycho_gui.engine.run import InferenceRun
-from ptycho_gui.engine.statistics import batch_statistics
 from ptycho_gui.export.data import DataSelection, write_data
 from ptycho_gui.export.images import FIGURE_FORMATS, write_figure, write_tiff
 from ptycho_gui.export.plan import ExportRequest, PlannedFile, check_destinations, plan_files
@@ -61,21 +59,6 @@ class ExportReport:
 
     files: list[Path] = field(default_factory=list)
     cancelled: bool = False
-
-
-def stored_batch(run: InferenceRun, patches: np.ndarray, index: int) -> BatchResult:
-    """A BatchResult rebuilt from stored patches of batch ``index`` (timing unknown: NaN)."""
-    group_indices = run.batch_group_indices(index)
-    return BatchResult(
-        index=index,
-        group_indices=group_indices,
-        groups=run.groups[group_indices],
-        positions=run.positions[group_indices],
-        patches=patches,
-        stats=batch_statistics(patches, run.input_scale),
-        seconds=float("nan"),
-        input_scale=run.input_scale,
-    )
 
 
 def patch_heading(result: BatchResult, n_batches: int) -> str:
