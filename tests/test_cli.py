@@ -40,6 +40,9 @@ def test_run_writes_reconstruction_h5_layout(run_dir: Path, bundle_path: Path, d
         assert canvas.dtype == np.complex64 and canvas.ndim == 2
         assert canvas.attrs["stitch"] == "position" and canvas.attrs["crop"] == 20
         assert canvas.attrs["center_xy"].shape == (2,)
+        canvas_stats = json.loads(canvas.attrs["statistics_json"])
+        assert canvas_stats["coverage_fraction"] == pytest.approx(float((f["canvas_weight"][()] > 1e-6).mean()))
+        assert canvas_stats["canvas_amplitude"]["max"] == pytest.approx(float(np.abs(canvas[()]).max()), rel=1e-6)
         assert f["canvas_weight"].dtype == np.float32 and f["canvas_weight"].shape == canvas.shape
         for name in ("global_mean", "global_std", "var_zero_mean"):
             assert f[f"stats/{name}"].dtype == np.float64 and f[f"stats/{name}"].shape == (4,)  # 102 groups / 32

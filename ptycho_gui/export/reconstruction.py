@@ -4,12 +4,14 @@ Patches are written batch by batch as they are computed, so a 50,000-pattern run
 in memory. Layout (all object positions are (x, y) pixels, x = column):
 ``/patches`` complex64 (G, C, N, N), ``/groups`` int64 (G, C), ``/positions`` float64 (G, C, 2),
 ``/input_scale`` float64, ``/canvas`` complex64 (H, W) [attrs stitch, crop, center_xy],
-``/canvas_weight`` float32 (H, W), ``/stats/<name>`` float64 (n_batches,), root attributes naming the
+``/canvas_weight`` float32 (H, W), run-level canvas statistics (coverage fraction included) as JSON in
+``/canvas`` attribute ``statistics_json``, ``/stats/<name>`` float64 (n_batches,), root attributes naming the
 checkpoint (with its SHA-256), dataset, N, gridsize, device and the app version.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -18,6 +20,7 @@ import numpy as np
 from ptycho_gui import __version__
 from ptycho_gui.engine.device import device_label
 from ptycho_gui.engine.run import InferenceRun, RunOutput
+from ptycho_gui.engine.statistics import canvas_statistics
 from ptycho_gui.types import BatchResult, Canvas
 
 
@@ -80,4 +83,5 @@ def write_canvas(group: h5py.Group, canvas: Canvas) -> None:
     ds.attrs["crop"] = canvas.crop
     ds.attrs["center_xy"] = np.asarray(canvas.center_xy, dtype=np.float64)
     ds.attrs["mirrored"] = canvas.mirrored
+    ds.attrs["statistics_json"] = json.dumps(canvas_statistics(canvas))
     group.create_dataset("canvas_weight", data=canvas.weight.astype(np.float32))
