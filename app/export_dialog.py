@@ -48,6 +48,7 @@ from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.debug_dump import DebugDumpCollector
 from ptycho_gui.export.job import ExportReport, ExportSources, preview_figure, run_export
 from ptycho_gui.export.plan import ITEM_FORMATS, ITEMS, ExportRequest, parse_batch_spec, plan_files
+from ptycho_gui.render import annotations
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import QUANTITIES, ImageStyle
@@ -90,8 +91,11 @@ def view_style(session: Session, view_name: str | None) -> tuple[ImageStyle, lis
     return ImageStyle(quantity, colormap if colormap in COLORMAPS else None, levels, per_tile), notes
 
 
-def session_sources(session: Session, with_debug_dump: bool) -> ExportSources:
-    """A snapshot of what the session holds, as export sources (batches not computed are computed on demand)."""
+def session_sources(session: Session, with_debug_dump: bool, date: str | None = None) -> ExportSources:
+    """A snapshot of what the session holds, as export sources (batches not computed are computed on demand).
+
+    ``date`` is the title-block date; the dialog stamps it once so its preview and its files agree.
+    """
     run, done, current = session.run, frozenset(session.done), session.current
     if run is None or session.store is None:
         raise ValueError("open a checkpoint and a dataset first")
@@ -104,7 +108,7 @@ def session_sources(session: Session, with_debug_dump: bool) -> ExportSources:
         debug_dump = partial(_write_debug_dump, run, fetch, canvas)
     selection = session.selection
     return ExportSources(
-        provenance=dataclasses.replace(provenance_of(run), stitch=session.settings.stitch, crop=session.settings.crop),
+        provenance=dataclasses.replace(provenance_of(run, date), stitch=session.settings.stitch, crop=session.settings.crop),
         settings=session.settings,
         n_batches=run.n_batches,
         get_batch=fetch,
@@ -152,6 +156,7 @@ class ExportDialog(QDialog):
     def __init__(self, session: Session, view_name: str | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
+        self.date = annotations.export_timestamp()
         self.view_name = view_name
         self.setWindowTitle("Export")
         self.setObjectName("export_dialog")
@@ -434,7 +439,7 @@ class ExportDialog(QDialog):
             self._preview_again = True
             return
         try:
-            request, sources = self.request(), session_sources(self.session, False)
+            request, sources = self.request(), session_sources(self.session, False, self.date)
         except EXPORT_ERRORS as exc:
             self._show_preview_text(str(exc))
             return
@@ -484,7 +489,7 @@ class ExportDialog(QDialog):
                 if not self._confirm_overwrite(existing):
                     return
                 request = dataclasses.replace(request, overwrite=True)
-            sources = session_sources(self.session, request.debug_dump)
+            sources = session_sources(self.session, request.debug_dump, self.date)
         except EXPORT_ERRORS as exc:
             self._fail(str(exc))
             return
