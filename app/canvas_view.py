@@ -39,14 +39,11 @@ def uncovered_mask(canvas: Canvas) -> np.ndarray:
     return rgba
 
 
-def covered_range(
-    canvas: Canvas, rect: tuple[float, float, float, float]
-) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """Display x and y ranges of the covered part of a canvas drawn at ``rect``, or None if none is."""
-    rows, cols = np.nonzero(canvas.weight > COVERED_WEIGHT)
-    if rows.size == 0:
+def scan_extent(xs: np.ndarray, ys: np.ndarray, margin: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Display x and y ranges enclosing every scan position with ``margin`` around them, or None."""
+    if np.size(xs) == 0:
         return None
-    return (rect[0] + cols.min(), rect[0] + cols.max() + 1), (rect[1] + rows.min(), rect[1] + rows.max() + 1)
+    return (float(np.min(xs)) - margin, float(np.max(xs)) + margin), (float(np.min(ys)) - margin, float(np.max(ys)) + margin)
 
 
 def box_path(centers: np.ndarray, size: float, low_offset: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,14 +238,17 @@ class CanvasView(QueuedRedraw, QWidget):
         if frame != self._frame:
             self._frame = frame
             self._draw_all_positions()
-            self.show_covered()
+            self.show_scan_extent()
         self._draw_batch()
         self._draw_selection()
 
-    def show_covered(self) -> None:
-        """Zoom to the covered part of the canvas."""
-        canvas, image = self._session.canvas, self._image
-        ranges = None if canvas is None or image is None else covered_range(canvas, image.rect)
+    def show_scan_extent(self) -> None:
+        """Zoom to where the canvas will be covered once every batch is in: all positions plus half a crop."""
+        canvas, run = self._session.canvas, self._session.run
+        if canvas is None or run is None:
+            return
+        xs, ys = self._display_xy(run.positions[..., 0].ravel(), run.positions[..., 1].ravel())
+        ranges = scan_extent(xs, ys, canvas.crop / 2 + 1)
         if ranges is not None:
             self.plot.view.setRange(xRange=ranges[0], yRange=ranges[1], padding=0.03)
 
