@@ -36,3 +36,23 @@ def test_demo_window_is_titled_as_demo_and_its_canvas_resembles_the_object(qtbot
     assert amplitude_correlation(canvas, demo_object()) >= 0.8
     shown = window.session.canvas_image()
     np.testing.assert_allclose(shown.image[canvas.weight > 0], np.abs(canvas.image)[canvas.weight > 0], rtol=1e-6)
+
+
+def test_the_drawn_demo_canvas_correlates_with_the_object(qtbot, make_window):  # noqa: F811
+    from ptycho_gui.demo.quality import object_under_canvas
+    from ptycho_gui.engine.stitching import COVERED_WEIGHT
+
+    window = make_window(RunSettings(device="cpu", batch_size=64, num_threads=1))
+    assert window.open_demo()
+    window.session.set_canvas_colormap("gray")
+    run_to_end(qtbot, window)
+    item = window.views["canvas"].plot.image
+    item.render()
+    drawn = item.qimage.convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(drawn.constBits(), np.uint8, drawn.sizeInBytes()).reshape(drawn.height(), -1)
+    pixels = pixels[:, : drawn.width()].astype(float)
+    canvas = window.session.canvas
+    assert pixels.shape == canvas.image.shape
+    covered = canvas.weight > COVERED_WEIGHT
+    truth = np.abs(object_under_canvas(canvas, demo_object()))
+    assert np.corrcoef(pixels[covered], truth[covered])[0, 1] >= 0.8
