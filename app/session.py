@@ -39,7 +39,7 @@ from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.engine.run import InferenceRun
-from ptycho_gui.engine.statistics import StatsHistory, batch_statistics
+from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.engine.stitching import Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
@@ -471,18 +471,7 @@ class Session(QObject):
         result = self._cache.get(index)
         if result is not None or index not in self.done or self.run is None or self.store is None:
             return result
-        group_indices = self.run.batch_group_indices(index)
-        patches = self.store.get(group_indices)
-        result = BatchResult(
-            index=index,
-            group_indices=group_indices,
-            groups=self.run.groups[group_indices],
-            positions=self.run.positions[group_indices],
-            patches=patches,
-            stats=batch_statistics(patches, self.run.input_scale),
-            seconds=float("nan"),
-            input_scale=self.run.input_scale,
-        )
+        result = self.run.result_from_patches(index, self.store.get(self.run.batch_group_indices(index)))
         self._cache.put(result)
         return result
 
