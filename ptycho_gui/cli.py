@@ -50,8 +50,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
 
 
-def settings_from_args(args: argparse.Namespace, keep_patches: bool = False) -> RunSettings:
-    """The RunSettings an ``add_run_options`` command line asks for."""
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    """The RunSettings an ``add_run_options`` command line asks for (patches streamed, not kept)."""
     return RunSettings(
         device=args.device,
         batch_size=args.batch_size,
@@ -62,7 +62,7 @@ def settings_from_args(args: argparse.Namespace, keep_patches: bool = False) -> 
         stitch=args.stitch,
         crop=args.crop,
         normalization=args.normalization,
-        keep_patches=keep_patches,
+        keep_patches=False,
         num_threads=args.threads,
     )
 
@@ -80,14 +80,14 @@ def input_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     return args.checkpoint, args.dataset
 
 
-def open_run(args: argparse.Namespace, keep_patches: bool = False):
+def open_run(args: argparse.Namespace):
     """Load the checkpoint and dataset named on the command line and plan the run."""
     from ptycho_gui.engine.run import InferenceRun
     from ptycho_gui.io.checkpoints import open_checkpoint
     from ptycho_gui.io.datasets import open_dataset
 
     checkpoint, dataset = input_paths(args)
-    settings = settings_from_args(args, keep_patches)
+    settings = settings_from_args(args)
     return InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
 
 

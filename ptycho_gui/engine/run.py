@@ -146,15 +146,22 @@ class InferenceRun:
         self,
         on_batch: Callable[[BatchResult], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        indices: Iterable[int] | None = None,
+        keep_patches: bool | None = None,
     ) -> RunOutput:
-        """Compute every batch once, stitching and recording statistics as each finishes."""
+        """Compute every batch (or those of ``indices``) once, stitching and recording statistics as each finishes.
+
+        ``keep_patches`` overrides ``settings.keep_patches`` for callers that need the patches afterwards.
+        """
         self.prepare_thread()
         stitcher = self.new_stitcher()
         history = StatsHistory(self.n_batches)
-        store = PatchStore(self.n_groups, self.model.C, self.model.N) if self.settings.keep_patches else None
+        keep = self.settings.keep_patches if keep_patches is None else keep_patches
+        store = PatchStore(self.n_groups, self.model.C, self.model.N) if keep else None
         done = 0
         start = time.perf_counter()
-        for result in self.iter_batches(should_stop=should_stop):
+        indices = range(self.n_batches) if indices is None else list(indices)
+        for result in self.iter_batches(indices, should_stop=should_stop):
             stitcher.add(result.group_indices, result.patches)
             history.record(result.index, result.stats)
             if store is not None:
@@ -168,7 +175,7 @@ class InferenceRun:
             history=history,
             patches=store,
             n_batches_done=done,
-            cancelled=done < self.n_batches,
+            cancelled=done < len(indices),
             seconds=time.perf_counter() - start,
         )
 

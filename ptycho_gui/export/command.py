@@ -13,9 +13,8 @@ from functools import partial
 from pathlib import Path
 
 from ptycho_gui.cli import EXIT_OK, ProgressBar, UsageError, add_input_arguments, add_run_options, open_run
-from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.run import InferenceRun
-from ptycho_gui.engine.statistics import StatsHistory
+from ptycho_gui.types import BatchResult
 from ptycho_gui.export.debug_dump import DebugDumpCollector
 from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import (
@@ -107,19 +106,15 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
     indices = range(run.n_batches) if whole else request.batches
     progress = ProgressBar(len(indices), run.settings.batch_size * run.model.C)
     collector = DebugDumpCollector() if request.debug_dump else None
-    store = PatchStore(run.n_groups, run.model.C, run.model.N)
-    history = StatsHistory(run.n_batches)
-    stitcher = run.new_stitcher() if whole else None
-    run.prepare_thread()
-    for result in run.iter_batches(indices):
-        store.put(result.group_indices, result.patches)
-        history.record(result.index, result.stats)
-        if stitcher is not None:
-            stitcher.add(result.group_indices, result.patches)
+
+    def on_batch(result: BatchResult) -> None:
         if collector is not None:
             collector.add(result)
         progress.advance(result.patches.shape[0] * result.patches.shape[1])
-    canvas = stitcher.canvas() if stitcher is not None else None
+
+    output = run.execute(on_batch=on_batch, indices=indices, keep_patches=True)
+    store, history = output.patches, output.history
+    canvas = output.canvas if whole else None
     debug_dump = None
     if collector is not None:
         debug_dump = partial(collector.write, canvas=canvas, positions=run.positions, patch_size=run.model.N)
