@@ -12,7 +12,15 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from ptycho_gui.cli import EXIT_OK, ProgressBar, UsageError, add_input_arguments, add_run_options, open_run
+from ptycho_gui.cli.common import (
+    EXIT_OK,
+    ProgressBar,
+    UsageError,
+    add_input_arguments,
+    add_run_options,
+    open_run,
+    positive_int,
+)
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.types import BatchResult
 from ptycho_gui.export.debug_dump import DebugDumpCollector
@@ -59,9 +67,9 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--levels", default="auto", metavar="auto|tile|LO:HI",
                         help="colour levels: auto (0.5-99.5 percentiles, ±π for phase; default), tile (each patch-grid "
                         "tile scaled to its own min-max) or LO:HI, e.g. --levels=-3:3")
-    parser.add_argument("--scale", type=_positive_int, default=None, metavar="K",
+    parser.add_argument("--scale", type=positive_int, default=None, metavar="K",
                         help="integer enlargement of patch-grid tiles (default: tiles at least 112 px)")
-    parser.add_argument("--dpi", type=_positive_int, default=100, help="DPI written into figures (default 100)")
+    parser.add_argument("--dpi", type=positive_int, default=100, help="DPI written into figures (default 100)")
     parser.add_argument("--no-labels", action="store_true", help="no tile labels on patch grids")
     parser.add_argument("--overlays", default="positions,batch", metavar="LIST",
                         help="canvas overlays: positions, batch (the first chosen batch's crops), or none")
@@ -146,9 +154,3 @@ def command_export(args: argparse.Namespace) -> int:
     print(f"exported {len(report.files)} files to {request.out_dir}", file=sys.stderr)
     return EXIT_OK
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value

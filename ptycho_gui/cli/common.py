@@ -1,0 +1,122 @@
+"""What every ``ptycho-inspect`` command shares: exit codes, input and run options, progress, opening a run.
+
+Exit codes: 0 success; 2 usage error; 3 invalid input (one line on stderr naming the file);
+4 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ptycho_gui.engine.device import DEVICE_HELP
+from ptycho_gui.types import STITCH_MODES, RunSettings
+
+EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME = 0, 2, 3, 4
+
+
+class UsageError(Exception):
+    """A command line that parses but asks for something impossible (exit code 2)."""
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """CHECKPOINT DATASET, or --demo for the built-in demo scan and checkpoint."""
+    parser.add_argument("checkpoint", nargs="?", type=Path, help="PtychoPINN bundle (wts.h5.zip) or Lightning .ckpt")
+    parser.add_argument("dataset", nargs="?", type=Path, help="scan dataset (PtychoPINN NPZ or HDF5)")
+    parser.add_argument("--demo", action="store_true", help="use the built-in demo checkpoint and scan")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options that decide the forward passes and the stitch; shared by ``run`` and ``export``."""
+    group = parser.add_argument_group("run options")
+    group.add_argument("--device", default="auto", help=f"compute device: {DEVICE_HELP} (default auto)")
+    group.add_argument("--batch-size", type=positive_int, default=32, help="groups per batch (default 32)")
+    group.add_argument("--n-groups", type=positive_int, default=None, help="number of groups (default: one per pattern)")
+    group.add_argument("--neighbors", type=positive_int, default=None, metavar="K",
+                       help="group members are drawn from the K nearest neighbours (default: the checkpoint's training K, else 4)")
+    group.add_argument("--seed", type=int, default=0, help="grouping random seed (default 0)")
+    group.add_argument("--groups", type=Path, default=None, metavar="FILE.npy",
+                       help="explicit groups: .npy of dataset row indices, shape (G, C)")
+    group.add_argument("--stitch", choices=STITCH_MODES, default="position", help="stitching mode (default position)")
+    group.add_argument("--crop", type=positive_int, default=20, metavar="M", help="central crop of each patch (default 20)")
+    group.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
+                       help="input scale: the checkpoint's convention (auto, default), bridge (N/2)², mmap N², or a number")
+    group.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+
+
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    """The RunSettings an ``add_run_options`` command line asks for (patches streamed, not kept)."""
+    return RunSettings(
+        device=args.device,
+        batch_size=args.batch_size,
+        n_groups=args.n_groups,
+        neighbors=args.neighbors,
+        seed=args.seed,
+        groups_file=str(args.groups) if args.groups else None,
+        stitch=args.stitch,
+        crop=args.crop,
+        normalization=args.normalization,
+        keep_patches=False,
+        num_threads=args.threads,
+    )
+
+
+def input_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(checkpoint, dataset) from the command line, or the demo's when --demo is given."""
+    if args.demo:
+        if args.checkpoint or args.dataset:
+            raise UsageError("give either --demo or CHECKPOINT DATASET, not both")
+        from ptycho_gui.demo import demo_paths
+
+        return demo_paths()
+    if not (args.checkpoint and args.dataset):
+        raise UsageError("CHECKPOINT and DATASET are required (or --demo)")
+    return args.checkpoint, args.dataset
+
+
+def open_run(args: argparse.Namespace):
+    """Load the checkpoint and dataset named on the command line and plan the run."""
+    from ptycho_gui.engine.run import InferenceRun
+    from ptycho_gui.io.checkpoints import open_checkpoint
+    from ptycho_gui.io.datasets import open_dataset
+
+    checkpoint, dataset = input_paths(args)
+    settings = settings_from_args(args)
+    return InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr with throughput and time left."""
+
+    def __init__(self, total: int, patterns_per_batch: int, stream=sys.stderr):
+        self.total, self.per_batch, self.stream = total, patterns_per_batch, stream
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def advance(self, n_patterns: int) -> None:
+        """Count one finished batch of ``n_patterns`` patterns and redraw."""
+        self.done += 1
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = self.done * self.per_batch / elapsed
+        left = elapsed / self.done * (self.total - self.done)
+        filled = int(30 * self.done / self.total)
+        end = "\n" if self.done == self.total else ""
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} batches  "
+            f"{rate:7.1f} patterns/s  {left:5.1f} s left{end}"
+        )
+        self.stream.flush()
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
