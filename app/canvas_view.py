@@ -12,8 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ptycho_gui.app.display import CANVAS_QUANTITIES, COLORMAPS
 from ptycho_gui.app.controls import compact_combo, labelled, set_combo
+from ptycho_gui.app.display import CANVAS_QUANTITIES, COLORMAPS
 from ptycho_gui.app.plot_helpers import (
     ALL_POSITIONS_COLOR,
     BATCH_POSITIONS_COLOR,

@@ -17,9 +17,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from ptycho_gui.app.display import COLORMAPS
-from ptycho_gui.app.error_dialog import show_message
-from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -43,6 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ptycho_gui.app.display import COLORMAPS
+from ptycho_gui.app.error_dialog import show_message
+from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.debug_dump import DebugDumpCollector

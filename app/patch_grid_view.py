@@ -8,8 +8,8 @@ from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ptycho_gui.app.display import COLORMAPS, LEVELS_MODES, PATCH_QUANTITIES, MosaicLayout, tile_mask
 from ptycho_gui.app.controls import compact_combo, labelled, set_combo
+from ptycho_gui.app.display import COLORMAPS, LEVELS_MODES, PATCH_QUANTITIES, MosaicLayout, tile_mask
 from ptycho_gui.app.plot_helpers import SELECTION_COLOR, ImagePlot, install_export_action
 from ptycho_gui.app.redraw_queue import QueuedRedraw
 from ptycho_gui.app.session import MosaicImage, PatchSelection, Session

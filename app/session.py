@@ -37,12 +37,12 @@ from ptycho_gui.app.redraw_queue import RedrawQueue
 from ptycho_gui.app.worker import WorkerController
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
-from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.engine.stitching import Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
+from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
 RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")

@@ -24,15 +24,15 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-from ptycho_gui.app.latency import LatencyMonitor  # noqa: E402
-from ptycho_gui.app.main import make_application  # noqa: E402
-from ptycho_gui.app.main_window import MainWindow  # noqa: E402
-from ptycho_gui.app.plot_helpers import configure_pyqtgraph  # noqa: E402
-from ptycho_gui.app.session import default_num_threads  # noqa: E402
-from ptycho_gui.engine.run import InferenceRun  # noqa: E402
-from ptycho_gui.types import RunSettings  # noqa: E402
+from ptycho_gui.app.latency import LatencyMonitor
+from ptycho_gui.app.main import make_application
+from ptycho_gui.app.main_window import MainWindow
+from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+from ptycho_gui.app.session import default_num_threads
+from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.types import RunSettings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ptychopinn"
 TARGETS = {"p99_ms": 30.0, "max_ms": 100.0, "ratio": 1.15}

@@ -9,7 +9,7 @@ Conventions used everywhere:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -116,14 +116,3 @@ class Canvas:
         col = w // 2 + sign * (np.asarray(x, dtype=float) - self.center_xy[0])
         row = h // 2 + sign * (np.asarray(y, dtype=float) - self.center_xy[1])
         return col, row
-
-
-@dataclass
-class RunSummary:
-    """What a finished (or stopped) run leaves behind, whatever was or was not kept."""
-
-    n_batches_done: int
-    n_batches: int
-    stats_per_batch: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0
-    cancelled: bool = False

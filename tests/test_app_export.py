@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_harness import (  # noqa: F401  (fixtures)
+from app_harness import (
     TEST_SETTINGS,
-    make_window,
     open_fixture,
     run_to_end,
-    settings_path,
 )
 from PIL import Image
-from ptycho_gui.app.export_dialog import ExportDialog
 from PySide6.QtWidgets import QDialog, QMessageBox
 
+from ptycho_gui.app.export_dialog import ExportDialog
 from ptycho_gui.cli import main
 from ptycho_gui.render import annotations
 

@@ -7,13 +7,10 @@ import shutil
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from app_harness import (  # noqa: F401  (fixtures)
+from app_harness import (
     RUN_TIMEOUT_MS,
-    TEST_SETTINGS,
-    make_window,
     open_fixture,
     run_to_end,
-    settings_path,
     settle,
 )
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -124,7 +121,7 @@ def test_a_bad_file_gives_an_error_dialog_and_the_window_stays_usable(qtbot, mak
     junk = tmp_path / "scan.npz"
     junk.write_bytes(b"definitely not a scan" * 10)
     assert not window.open_files([junk])
-    title, message, details = window.last_error
+    title, message, _details = window.last_error
     assert title == "Cannot open file" and str(junk) in message
     box = window.message_box
     assert isinstance(box, QMessageBox) and box.isVisible()

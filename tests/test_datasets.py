@@ -19,15 +19,15 @@ SHUFFLED_ROWS = np.array([101, 5, 3, 3, 0, 57, 5, 100, 42, 42, 1])
 
 
 @pytest.fixture(scope="module")
-def raw(dataset_path: pathlib.Path) -> dict[str, np.ndarray]:
+def raw(shared_dataset_path: pathlib.Path) -> dict[str, np.ndarray]:
     """The fixture's arrays as numpy reads them (``_metadata`` left out: it needs pickle)."""
-    with np.load(dataset_path, allow_pickle=False) as data:
+    with np.load(shared_dataset_path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files if key != "_metadata"}
 
 
-def fixture_metadata_json(dataset_path: pathlib.Path) -> str:
+def fixture_metadata_json(shared_dataset_path: pathlib.Path) -> str:
     """The JSON text inside the fixture's ``_metadata`` pickle, located by plain byte search."""
-    blob = zipfile.ZipFile(dataset_path).read("_metadata.npy")
+    blob = zipfile.ZipFile(shared_dataset_path).read("_metadata.npy")
     start = blob.index(b'{\n  "schema_version"')
     end = blob.rindex(b"}") + 1
     return blob[start:end].decode()
@@ -75,11 +75,11 @@ def expect_invalid(path: pathlib.Path, *fragments: str, **kwargs) -> str:
     return message
 
 
-# ----- the real fixture ------------------------------------------------------------------------------
+# ----- PtychoPINN's own scan file (shared fixture) ------------------------------------------------------------------------------
 
 
-def test_fixture_fields_shapes_and_positions(dataset_path, raw):
-    with open_dataset(dataset_path) as ds:
+def test_fixture_fields_shapes_and_positions(shared_dataset_path, raw):
+    with open_dataset(shared_dataset_path) as ds:
         assert isinstance(ds, ScanDataset)
         assert (ds.format, ds.n_patterns, ds.N, ds.diffraction_key) == ("npz", 102, 64, "diff3d")
         assert ds.xcoords.dtype == np.float64 and ds.xcoords.shape == (102,)
@@ -98,15 +98,15 @@ def test_fixture_fields_shapes_and_positions(dataset_path, raw):
         assert ds.notes == []
 
 
-def test_fixture_metadata_parsed_without_unpickling(dataset_path):
-    with open_dataset(dataset_path) as ds:
-        assert ds.metadata == json.loads(fixture_metadata_json(dataset_path))
+def test_fixture_metadata_parsed_without_unpickling(shared_dataset_path):
+    with open_dataset(shared_dataset_path) as ds:
+        assert ds.metadata == json.loads(fixture_metadata_json(shared_dataset_path))
         assert ds.metadata["physics_parameters"]["nphotons"] == 1e9
         assert ds.metadata["data_transformations"][0]["parameters"]["test_count"] == 102
 
 
-def test_read_patterns_equals_raw_for_shuffled_repeated_rows(dataset_path, raw):
-    with open_dataset(dataset_path) as ds:
+def test_read_patterns_equals_raw_for_shuffled_repeated_rows(shared_dataset_path, raw):
+    with open_dataset(shared_dataset_path) as ds:
         patterns = ds.read_patterns(SHUFFLED_ROWS)
         assert patterns.dtype == np.float32 and patterns.shape == (len(SHUFFLED_ROWS), 64, 64)
         np.testing.assert_array_equal(patterns, raw["diff3d"][SHUFFLED_ROWS])
@@ -115,25 +115,25 @@ def test_read_patterns_equals_raw_for_shuffled_repeated_rows(dataset_path, raw):
             ds.read_patterns(np.array([0, 102]))
 
 
-def test_pattern_energies_exact(dataset_path, raw):
-    with open_dataset(dataset_path) as ds:
+def test_pattern_energies_exact(shared_dataset_path, raw):
+    with open_dataset(shared_dataset_path) as ds:
         energies = ds.pattern_energies()
         assert energies.dtype == np.float64 and energies.shape == (102,)
         np.testing.assert_array_equal(energies, np.square(raw["diff3d"], dtype=np.float64).sum(axis=(1, 2)))
         assert ds.pattern_energies() is energies
 
 
-def test_ground_truth_patches_by_row(dataset_path, raw):
-    with open_dataset(dataset_path) as ds:
+def test_ground_truth_patches_by_row(shared_dataset_path, raw):
+    with open_dataset(shared_dataset_path) as ds:
         patches = ds.ground_truth_patches(SHUFFLED_ROWS)
         assert patches.dtype == np.complex64 and patches.shape == (len(SHUFFLED_ROWS), 64, 64)
         np.testing.assert_array_equal(patches, raw["ground_truth_patches"][SHUFFLED_ROWS, :, :, 0])
 
 
-def test_summary_is_json_and_complete(dataset_path):
-    with open_dataset(dataset_path) as ds:
+def test_summary_is_json_and_complete(shared_dataset_path):
+    with open_dataset(shared_dataset_path) as ds:
         summary = json.loads(json.dumps(ds.summary()))
-    assert summary["path"] == str(dataset_path)
+    assert summary["path"] == str(shared_dataset_path)
     assert (summary["format"], summary["M"], summary["N"]) == ("npz", 102, 64)
     assert summary["members"]["diff3d"] == "float32 (102, 64, 64)"
     assert summary["x_range"][0] == pytest.approx(33.1123, abs=1e-3)
@@ -142,12 +142,12 @@ def test_summary_is_json_and_complete(dataset_path):
 
 
 @pytest.mark.parametrize("group", [None, "entry"])
-def test_hdf5_copy_of_fixture_gives_identical_results(tmp_path, dataset_path, raw, group):
+def test_hdf5_copy_of_fixture_gives_identical_results(tmp_path, shared_dataset_path, raw, group):
     arrays = dict(raw)
     h5_path = write_dataset(tmp_path / "scan.h5", arrays, group=group)
     with h5py.File(h5_path, "a") as file:
-        (file if group is None else file[group])["_metadata"] = fixture_metadata_json(dataset_path)
-    with open_dataset(dataset_path) as ref, open_dataset(h5_path) as ds:
+        (file if group is None else file[group])["_metadata"] = fixture_metadata_json(shared_dataset_path)
+    with open_dataset(shared_dataset_path) as ref, open_dataset(h5_path) as ds:
         assert ds.format == "hdf5" and ds.group == ("/" if group is None else f"/{group}")
         assert (ds.n_patterns, ds.N, ds.diffraction_key) == (ref.n_patterns, ref.N, ref.diffraction_key)
         for name in ("xcoords", "ycoords", "xcoords_start", "ycoords_start", "scan_index", "probe", "positions"):

@@ -95,14 +95,14 @@ def test_demo_object_has_the_stated_amplitude_and_phase_ranges():
     assert amplitude.std() > 0.1 and np.abs(phase).max() <= 1.0 + 1e-3 and phase.std() > 0.1
 
 
-def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, bundle_path):
+def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, shared_bundle_path):
     assert set(demo_bundle) == BUNDLE_MEMBERS
     assert load_plain_pickle(demo_bundle["manifest.dill"]) == {
         "models": ["diffraction_to_obj", "autoencoder"], "version": "2.0-pytorch"}
     params = load_plain_pickle(demo_bundle["diffraction_to_obj/params.dill"])
     assert demo_bundle["autoencoder/params.dill"] == demo_bundle["diffraction_to_obj/params.dill"]
     assert _torch(demo_bundle["autoencoder/model.pth"]) == {"_sentinel": "autoencoder"}
-    reference = _members(bundle_path)
+    reference = _members(shared_bundle_path)
     assert set(params) == set(load_plain_pickle(reference["diffraction_to_obj/params.dill"]))
     assert (params["N"], params["gridsize"], params["architecture"]) == (64, 1, "cnn")
     metadata = _torch(demo_bundle["torch_scaling_metadata.pt"])

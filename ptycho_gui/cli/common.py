@@ -90,13 +90,14 @@ def open_run(args: argparse.Namespace):
 class ProgressBar:
     """A one-line progress bar on stderr with throughput and time left."""
 
-    def __init__(self, total: int, patterns_per_batch: int, stream=sys.stderr):
-        self.total, self.per_batch, self.stream = total, patterns_per_batch, stream
+    def __init__(self, total: int, patterns_per_batch: int, stream=None):
+        self.total, self.per_batch = total, patterns_per_batch
+        self.stream = sys.stderr if stream is None else stream
         self.start = time.perf_counter()
         self.done = 0
 
-    def advance(self, n_patterns: int) -> None:
-        """Count one finished batch of ``n_patterns`` patterns and redraw."""
+    def advance(self) -> None:
+        """Count one finished batch and redraw."""
         self.done += 1
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         rate = self.done * self.per_batch / elapsed

@@ -22,7 +22,6 @@ from ptycho_gui.cli.common import (
     positive_int,
 )
 from ptycho_gui.engine.run import InferenceRun
-from ptycho_gui.types import BatchResult
 from ptycho_gui.export.debug_dump import DebugDumpCollector
 from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import (
@@ -38,6 +37,7 @@ from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle, parse_levels
 from ptycho_gui.render.patch_grid import GridOptions
+from ptycho_gui.types import BatchResult
 
 QUANTITY_NAMES: dict[str, str] = {"amplitude": "amplitude", "phase": "phase", "real": "real", "imag": "imaginary"}
 CLI_OVERLAYS: tuple[str, ...] = ("positions", "batch")
@@ -118,7 +118,7 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
     def on_batch(result: BatchResult) -> None:
         if collector is not None:
             collector.add(result)
-        progress.advance(result.patches.shape[0] * result.patches.shape[1])
+        progress.advance()
 
     output = run.execute(on_batch=on_batch, indices=indices, keep_patches=True)
     store, history = output.patches, output.history

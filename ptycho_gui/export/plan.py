@@ -22,7 +22,6 @@ ITEM_FORMATS: dict[str, tuple[str, ...]] = {
     "stats": ("png", "svg", "pdf"),
     "data": ("npz", "h5"),
 }
-OVERLAYS: tuple[str, ...] = ("positions", "batch", "selection")
 DEBUG_DUMP_FILES: tuple[str, ...] = (
     "debug_dump/offsets.json",
     "debug_dump/canvas.json",

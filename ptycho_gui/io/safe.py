@@ -25,7 +25,7 @@ class UnsafeContentError(ValueError):
 class _NoGlobalsUnpickler(pickle.Unpickler):
     """Unpickler whose ``find_class`` always refuses: only dict/list/str/number/bool/None load."""
 
-    def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
+    def find_class(self, module: str, name: str):
         raise UnsafeContentError(f"refused pickle global {module}.{name}")
 
 
