@@ -253,8 +253,8 @@ def test_summary_lists_checkpoint_dataset_and_normalization(qtbot, make_window, 
         for k in range(section.childCount()):
             rows[section.child(k).text(0)] = section.child(k).text(1)
     assert rows["architecture"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
-    assert rows["M"] == "102" and rows["normalization"].startswith("bridge")
-    assert "lines_n64_test.npz" in window.windowTitle() and "wts.h5.zip" in window.windowTitle()
+    assert rows["M"] == "100" and rows["normalization"].startswith("bridge")
+    assert dataset_path.name in window.windowTitle() and bundle_path.name in window.windowTitle()
 
 
 def test_a_missing_demo_is_reported_not_raised(qtbot, make_window, monkeypatch):

@@ -21,8 +21,8 @@ def run_dir(tmp_path_factory, bundle_path: Path, dataset_path: Path) -> Path:
 
 
 def test_run_shows_progress_on_stderr(tmp_path: Path, bundle_path: Path, dataset_path: Path, capsys):
-    code = main(["run", str(bundle_path), str(dataset_path), "-o", str(tmp_path), "--batch-size", "50",
-                 "--device", "cpu"])
+    code = main(["run", str(bundle_path), str(dataset_path), "-o", str(tmp_path), "--n-groups", "16",
+                 "--batch-size", "8", "--device", "cpu"])
     assert code == 0
     assert "batches" in capsys.readouterr().err  # the progress bar
 
