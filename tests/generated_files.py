@@ -2,7 +2,8 @@
 
 A gridsize-2 cnn (N=64, n_filters_scale 1, CBAM encoder as in PtychoPINN's default) with seeded random
 weights, written as a ``wts.h5.zip`` bundle (the demo's bundle writer) and as a Lightning ``.ckpt``; and
-a 10×10 simulated scan with ``objectGuess`` and ``probeGuess`` (the demo's simulator). The numbers the
+a 10×10 simulated scan with ``objectGuess``, ``probeGuess`` and PtychoPINN's ``ground_truth_patches``
+(the demo's simulator). The numbers the
 network gives are meaningless; tests on these files check behaviour, never PtychoPINN parity.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ptycho_gui.demo.bundle_writer import BundleDescription, bundle_state_dict, scaling_metadata, write_bundle
-from ptycho_gui.demo.simulate import ScanSpec, simulate_scan, write_dataset
+from ptycho_gui.demo.simulate import ScanSpec, dataset_arrays, extract_patches, simulate_scan
 from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn
 
 SCAN_SPEC = ScanSpec(n=64, object_size=136, grid=10, step=6.0)
@@ -36,13 +38,22 @@ class GeneratedFiles:
     dataset: Path
 
 
+WEIGHT_GAIN = 3.0
+"""Default-initialised weights scaled by this: the patches then follow the inputs visibly (tiles differ)."""
+
+
 def generated_network(seed: int = 0) -> PtychoPinnCnn:
-    """The fixture network: PtychoPINN's gs2 cnn with seeded default-initialised weights."""
+    """The fixture network: PtychoPINN's gs2 cnn with seeded random weights (default init × WEIGHT_GAIN)."""
     torch.manual_seed(seed)
     d = GENERATED
     config = CnnConfig(N=d.n, C=d.gridsize**2, n_filters_scale=d.n_filters_scale, object_big=d.object_big,
                        probe_big=d.probe_big, amp_activation=d.amp_activation, cbam_encoder=d.cbam_encoder)
-    return PtychoPinnCnn(config)
+    network = PtychoPinnCnn(config)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            if parameter.ndim > 1:
+                parameter.mul_(WEIGHT_GAIN)
+    return network
 
 
 def write_ckpt(path: Path, network: PtychoPinnCnn, description: BundleDescription) -> None:
@@ -63,5 +74,13 @@ def write_generated_files(folder: Path) -> GeneratedFiles:
     network = generated_network()
     write_bundle(files.bundle, network, GENERATED)
     write_ckpt(files.ckpt, network, GENERATED)
-    write_dataset(simulate_scan(SCAN_SPEC, seed=0), files.dataset)
+    write_scan(files.dataset)
     return files
+
+
+def write_scan(path: Path) -> None:
+    """The simulated scan as a compressed NPZ, with ``ground_truth_patches`` (M, N, N, 1) as PtychoPINN stores."""
+    scan = simulate_scan(SCAN_SPEC, seed=0)
+    truth = extract_patches(scan.object, scan.xcoords, scan.ycoords, SCAN_SPEC.n).astype(np.complex64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **dataset_arrays(scan), ground_truth_patches=truth[..., None])

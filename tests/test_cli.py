@@ -43,7 +43,7 @@ def test_run_writes_reconstruction_h5_layout(run_dir: Path, bundle_path: Path, d
         assert canvas_stats["canvas_amplitude"]["max"] == pytest.approx(float(np.abs(canvas[()]).max()), rel=1e-6)
         assert f["canvas_weight"].dtype == np.float32 and f["canvas_weight"].shape == canvas.shape
         for name in ("global_mean", "global_std", "var_zero_mean"):
-            assert f[f"stats/{name}"].dtype == np.float64 and f[f"stats/{name}"].shape == (4,)  # 102 groups / 32
+            assert f[f"stats/{name}"].dtype == np.float64 and f[f"stats/{name}"].shape == (4,)  # 100 groups / 32
         attrs = dict(f.attrs)
         assert attrs["checkpoint"] == str(bundle_path) and attrs["dataset"] == str(dataset_path)
         assert len(attrs["checkpoint_sha256"]) == 64 and attrs["N"] == 64 and attrs["gridsize"] == 2
@@ -92,7 +92,7 @@ def test_info_prints_dataset_summary(dataset_path: Path, capsys):
     assert main(["info", str(dataset_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "dataset"
-    assert "102" in json.dumps(summary)
+    assert "100" in json.dumps(summary)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04broken zip"])
