@@ -17,7 +17,7 @@ from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.types import RunSettings
 
 TEST_SETTINGS = RunSettings(device="cpu", batch_size=8, n_groups=48, num_threads=1)
-"""48 groups of the shared fixture in batches of 8: six batches, a fraction of a second each."""
+"""48 of the generated scan's 100 groups in batches of 8: six batches, a fraction of a second each."""
 RUN_TIMEOUT_MS = 60_000
 
 

@@ -1,4 +1,4 @@
-"""The Export dialog on the shared fixture: GUI and CLI exports of the same batch give the same PNG pixels,
+"""The Export dialog on the generated gridsize-2 files: GUI and CLI exports of the same batch give the same PNG pixels,
 the preview is the exported image, batch exports run in the background with progress and cancel,
 overwriting asks first, and an unwritable folder is reported."""
 

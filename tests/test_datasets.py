@@ -82,7 +82,7 @@ def expect_invalid(path: pathlib.Path, *fragments: str, **kwargs) -> str:
     return message
 
 
-# ----- PtychoPINN's own scan file (shared fixture) ------------------------------------------------------------------------------
+# ----- PtychoPINN's own scan file (shared fixture) and the generated scan ------------------------------
 
 
 def test_fixture_fields_shapes_and_positions(shared_dataset_path, shared_raw):

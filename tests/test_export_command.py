@@ -1,4 +1,4 @@
-"""``ptycho-inspect export`` end to end on the shared PtychoPINN fixture: only the chosen batches are computed
+"""``ptycho-inspect export`` end to end on the generated gridsize-2 files: only the chosen batches are computed
 (the whole run for a canvas), files are consistent with each other, overwrite needs --force, an unwritable
 folder or a full disk gives a one-line message and exit code 3, malformed options exit 2."""
 
