@@ -99,6 +99,8 @@ class InferenceRun:
         self.pipeline_depth = 1 if self.device.type == "cuda" else 0
         """Batches queued on the device before the oldest one's results are collected (CUDA runs asynchronously)."""
         self._prefetcher: Prefetcher[torch.Tensor] = Prefetcher(self._load_batch, settings.prefetch)
+        if settings.precision != "fp32" and self.device.type == "cpu":
+            self._notify(f"{settings.precision} on a CPU is usually much slower than fp32 (it is meant for GPUs)")
         if settings.auto_batch_size:
             self.settings = replace(settings, batch_size=self._auto_batch_size(memory))
         self.chunk_size = self.settings.batch_size
