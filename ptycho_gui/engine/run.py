@@ -141,7 +141,7 @@ class InferenceRun:
             torch.set_num_threads(self.settings.num_threads)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-            set_tf32(self.settings.tf32)
+        set_tf32(self.settings.tf32)
 
     def _network(self) -> torch.nn.Module:
         if self._network_device != self.device:
