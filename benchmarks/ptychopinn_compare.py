@@ -30,7 +30,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ptycho
 
 def has_ptychopinn(python: str) -> bool:
     """Whether ``python`` can import PtychoPINN's torch package."""
-    probe = subprocess.run([python, "-c", "import ptycho_torch.inference"], capture_output=True)
+    probe = subprocess.run([python, "-c", "import ptycho_torch.inference"], check=False, capture_output=True)
     return probe.returncode == 0
 
 
