@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ptycho_gui.engine.device import host_buffer
 from ptycho_gui.engine.stitching import DENOMINATOR_EPS, Stitcher
 from ptycho_gui.types import Canvas
 
@@ -75,9 +76,9 @@ class DeviceStitcher(Stitcher):
         lo, hi = self._crop_start, self._crop_stop
         crops = flat[:, lo:hi, lo:hi].to(torch.complex128)
         rows, cols, frac_x, frac_y = self._window_placement(self._entry_offsets(group_indices))
-        index = torch.from_numpy((rows * (self.size + 1) + cols).ravel()).to(self.device)
-        frac_x = torch.from_numpy(frac_x).to(self.device)
-        frac_y = torch.from_numpy(frac_y).to(self.device)
+        index = self._to_device((rows * (self.size + 1) + cols).ravel())
+        frac_x = self._to_device(frac_x)
+        frac_y = self._to_device(frac_y)
         m = hi - lo
         windows = _bilinear_windows(crops, frac_x, frac_y)
         ones = torch.ones((1, m, m), dtype=torch.float64, device=self.device)
@@ -85,6 +86,12 @@ class DeviceStitcher(Stitcher):
         self._den.view(-1).index_add_(0, index, _bilinear_windows(ones, frac_x, frac_y).reshape(-1))
         self._added[group_indices] = True
         self._last_add_updates = rows.shape[0] * (m + 1) ** 2
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        """A host array on the device without waiting for the device's queued work (through a pinned buffer on CUDA)."""
+        staged = host_buffer(array.shape, torch.from_numpy(array[:0]).dtype, self.device)
+        staged.numpy()[...] = array
+        return staged.to(self.device, non_blocking=True)
 
     def canvas(self) -> Canvas:
         """The canvas of everything added so far, copied to the host."""
