@@ -280,18 +280,24 @@ class InferenceRun:
         order = list(range(self.n_batches) if indices is None else indices)
         in_flight: deque[_Launched] = deque()
         try:
-            with torch.inference_mode():
-                for position, index in enumerate(order):
-                    if should_stop is not None and should_stop():
-                        return
-                    upcoming = order[position + 1 : position + 1 + self._prefetcher.depth]
-                    in_flight.append(self._launch(index, self._prefetcher.get(index, upcoming)))
-                    while len(in_flight) > self.pipeline_depth:
-                        yield self._collect(in_flight.popleft(), stitcher)
-                while in_flight:
-                    yield self._collect(in_flight.popleft(), stitcher)
+            for position, index in enumerate(order):
+                if should_stop is not None and should_stop():
+                    return
+                upcoming = order[position + 1 : position + 1 + self._prefetcher.depth]
+                inputs = self._prefetcher.get(index, upcoming)
+                with torch.inference_mode():
+                    in_flight.append(self._launch(index, inputs))
+                while len(in_flight) > self.pipeline_depth:
+                    yield self._collect_inference(in_flight.popleft(), stitcher)
+            while in_flight:
+                yield self._collect_inference(in_flight.popleft(), stitcher)
         finally:
             self._prefetcher.close()
+
+    def _collect_inference(self, launched: _Launched, stitcher: Stitcher | None) -> BatchResult:
+        """``_collect`` in inference mode (entered per batch, so it never leaks to the caller across a yield)."""
+        with torch.inference_mode():
+            return self._collect(launched, stitcher)
 
     def run_stitcher(self) -> Stitcher:
         """The stitcher ``execute`` uses: on the device when it can stitch and the canvas fits, else on the host."""
