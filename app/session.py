@@ -57,8 +57,9 @@ INPUT_BATCHES_CACHED = 4
 
 
 def default_num_threads() -> int:
-    """torch threads for CPU runs: every core but one, which is left to the GUI."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """torch threads for CPU runs: every core this process may use but one, which is left to the GUI."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - 1)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,13 @@ from ptycho_gui.types import RunSettings
 def computed(monkeypatch) -> list[int]:
     """Indices of every batch the engine computes during the test."""
     seen: list[int] = []
-    original = InferenceRun.compute_batch
+    original = InferenceRun._launch
 
-    def counting(self, index):
+    def counting(self, index, inputs):
         seen.append(index)
-        return original(self, index)
+        return original(self, index, inputs)
 
-    monkeypatch.setattr(InferenceRun, "compute_batch", counting)
+    monkeypatch.setattr(InferenceRun, "_launch", counting)
     return seen
 
 
@@ -44,13 +44,13 @@ def export(bundle: Path, dataset: Path, out: Path, *options: str) -> int:
 def partial_export(bundle_path, dataset_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("partial")
     seen: list[int] = []
-    original = InferenceRun.compute_batch
-    InferenceRun.compute_batch = lambda self, i: (seen.append(i), original(self, i))[1]
+    original = InferenceRun._launch
+    InferenceRun._launch = lambda self, i, inputs: (seen.append(i), original(self, i, inputs))[1]
     try:
         code = export(bundle_path, dataset_path, out, "--batches", "0,2", "--what", "patches,stats,data",
                       "--format", "png,tiff,npz,h5", "--quantity", "phase", "--cmap", "gray", "--levels=-1:1")
     finally:
-        InferenceRun.compute_batch = original
+        InferenceRun._launch = original
     return code, out, seen
 
 

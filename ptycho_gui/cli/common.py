@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ptycho_gui.engine.device import DEVICE_HELP
-from ptycho_gui.types import STITCH_MODES, RunSettings
+from ptycho_gui.types import PRECISIONS, STITCH_MODES, RunSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME = 0, 2, 3, 4
 
@@ -32,7 +32,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options that decide the forward passes and the stitch; shared by ``run`` and ``export``."""
     group = parser.add_argument_group("run options")
     group.add_argument("--device", default="auto", help=f"compute device: {DEVICE_HELP} (default auto)")
-    group.add_argument("--batch-size", type=positive_int, default=32, help="groups per batch (default 32)")
+    group.add_argument("--batch-size", type=batch_size, default=32, metavar="N|auto",
+                       help="groups per batch, or auto: the largest that fits free device memory with a margin "
+                            "(default 32)")
     group.add_argument("--n-groups", type=positive_int, default=None, help="number of groups (default: one per pattern)")
     group.add_argument("--neighbors", type=positive_int, default=None, metavar="K",
                        help="group members are drawn from the K nearest neighbours (default: the checkpoint's training K, else 4)")
@@ -44,13 +46,21 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
                        help="input scale: the checkpoint's convention (auto, default), bridge (N/2)², mmap N², or a number")
     group.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    group.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                       help="forward-pass precision; bf16/fp16 run under autocast and report their error against fp32 "
+                            "in the statistics (default fp32)")
+    group.add_argument("--tf32", action="store_true",
+                       help="allow TensorFloat-32 on CUDA (faster, breaks fp32 parity with PtychoPINN; default off)")
+    group.add_argument("--prefetch", type=non_negative_int, default=2, metavar="K",
+                       help="batches read ahead in a loader thread while one computes (0: none; default 2)")
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     """The RunSettings an ``add_run_options`` command line asks for (patches streamed, not kept)."""
     return RunSettings(
         device=args.device,
-        batch_size=args.batch_size,
+        batch_size=32 if args.batch_size == "auto" else args.batch_size,
+        auto_batch_size=args.batch_size == "auto",
         n_groups=args.n_groups,
         neighbors=args.neighbors,
         seed=args.seed,
@@ -60,6 +70,9 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         normalization=args.normalization,
         keep_patches=False,
         num_threads=args.threads,
+        precision=args.precision,
+        tf32=args.tf32,
+        prefetch=args.prefetch,
     )
 
 
@@ -84,7 +97,13 @@ def open_run(args: argparse.Namespace):
 
     checkpoint, dataset = input_paths(args)
     settings = settings_from_args(args)
-    return InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
+    run = InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
+    for message in run.notices:
+        print(f"note: {message}", file=sys.stderr)
+    run.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
+    if settings.auto_batch_size:
+        print(f"batch size auto: {run.settings.batch_size} groups", file=sys.stderr)
+    return run
 
 
 class ProgressBar:
@@ -113,6 +132,18 @@ class ProgressBar:
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or a positive integer, got {text}")
+    return value
+
+
+def batch_size(text: str) -> int | str:
+    """A positive batch size, or 'auto'."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
 def positive_int(text: str) -> int:

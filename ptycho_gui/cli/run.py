@@ -30,7 +30,8 @@ def command_run(args: argparse.Namespace) -> int:
     destination = out_dir / "reconstruction.h5"
     progress = ProgressBar(run.n_batches, run.settings.batch_size * run.model.C)
     collector = DebugDumpCollector()
-    print(f"{run.n_groups} groups of {run.model.C} on {run.device}; input scale {run.normalization_description}",
+    print(f"{run.n_groups} groups of {run.model.C} on {run.device}, batches of {run.settings.batch_size}, "
+          f"{run.settings.precision}; input scale {run.normalization_description}",
           file=sys.stderr)
     with atomic_path(destination, overwrite=args.force) as tmp:
         writer = ReconstructionWriter(tmp, run)
