@@ -97,9 +97,10 @@ class InferenceRun:
 
     def compute_batch(self, index: int) -> BatchResult:
         """Run the network on batch ``index`` and return its host-side result."""
-        inputs = self.read_inputs(self.batch_group_indices(index))
+        group_indices = self.batch_group_indices(index)
+        inputs = self.read_inputs(group_indices)
         start = time.perf_counter()
-        patches = self._forward(inputs)
+        patches = self._forward(inputs, self.relative_offsets(group_indices))
         return self.result_from_patches(index, patches, time.perf_counter() - start)
 
     def result_from_patches(self, index: int, patches: np.ndarray, seconds: float = float("nan")) -> BatchResult:
@@ -116,15 +117,20 @@ class InferenceRun:
             input_scale=self.input_scale,
         )
 
-    def _forward(self, inputs: np.ndarray) -> np.ndarray:
-        network = self._network()
+    def relative_offsets(self, group_indices: np.ndarray) -> np.ndarray:
+        """(B, C, 2) float32 (x, y) of each channel relative to its group centre (the mean of its members)."""
+        positions = self.positions[group_indices]
+        return (positions - positions.mean(axis=1, keepdims=True)).astype(np.float32)
+
+    def _forward(self, inputs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        self._network()
         with torch.inference_mode():
             x = torch.from_numpy(inputs)
             if self.device.type == "cuda":
                 x = x.pin_memory().to(self.device, non_blocking=True)
             else:
                 x = x.to(self.device)
-            y = network(x * self.input_scale)
+            y = self.model.predict(x * self.input_scale, torch.from_numpy(offsets).to(self.device))
             return y.cpu().numpy()
 
     def iter_batches(
