@@ -36,6 +36,8 @@ class LoadedModel:
     cnn_config: object | None = None
     """The ``CnnConfig`` of a ``cnn`` network (None for other families)."""
     config_sources: dict[str, str] = field(default_factory=dict)
+    forward_input_scale: float = 1.0
+    """The input scale ``ptycho-inspect forward`` applies when INPUTS.npz gives none (1 for torch)."""
 
     def predict(self, x_scaled: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """PtychoPINN's ``forward_predict``: complex64 patches (B, C, N, N) from inputs already times the input scale.
