@@ -83,6 +83,7 @@ def _read_bundle(path: Path, archive: zipfile.ZipFile, names: set[str]):
     else:
         raise InvalidInputError(path, f"bundle has neither {METADATA} nor {params_name}: its configuration is unknown")
     resolved.config["bundle_version"] = scalar(manifest.get("version"))
+    resolved.sources["bundle_version"] = MANIFEST
     return state_dict, resolved
 
 

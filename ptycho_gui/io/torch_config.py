@@ -185,11 +185,17 @@ def resolve_torch_configs(path: Path, container: Mapping, where: str, parity_mod
         "n_groups": _scalar(training_config.get("n_groups")),
         "train_data_file": _scalar(training_config.get("train_data_file")),
     }
+    common_sources = {
+        "mode": f"{where} model_config", "physics_forward_mode": f"{where} model_config",
+        "nphotons": f"{where} data_config", "K": f"{where} data_config",
+        "n_groups": f"{where} training_config", "train_data_file": f"{where} training_config",
+    }
     if architecture != "cnn":
         if parity_mode != "off":
             raise UnsupportedModelError(path, f"parity_scale_mode {parity_mode!r} with a {architecture} generator is not supported")
         resolved = resolve_generator(path, architecture, model_config, f"{where} model_config", N, C, source)
         resolved.config.update(common)
+        resolved.sources.update(common_sources)
         resolved.sources.update(N=f"{where} data_config", C=f"{where} data_config", gridsize=f"{where} data_config grid_size")
         return resolved
     c_model = model_config.get("C_model", C)
@@ -211,6 +217,7 @@ def resolve_torch_configs(path: Path, container: Mapping, where: str, parity_mod
     config = _config_dict(cfg, gridsize)
     config.update(common)
     sources = {name: f"{where} model_config" for name in config}
+    sources.update(common_sources)
     sources.update({name: f"PtychoPINN default (absent from {where})" for name in absent})
     sources.update(N=f"{where} data_config", C=f"{where} data_config", gridsize=f"{where} data_config grid_size")
     if parity_mode != "off":
