@@ -255,7 +255,7 @@ def test_summary_lists_checkpoint_dataset_and_normalization(qtbot, make_window, 
     for section in sections.values():
         for k in range(section.childCount()):
             rows[section.child(k).text(0)] = section.child(k).text(1)
-    assert rows["architecture"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
+    assert rows["family"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
     assert rows["M"] == "102" and rows["normalization"].startswith("bridge")
     assert "lines_n64_test.npz" in window.windowTitle() and "wts.h5.zip" in window.windowTitle()
 

@@ -42,7 +42,7 @@ def _rel_l2(ours: np.ndarray, ref: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", list(FIXTURES))
 def test_forward_reproduces_ptychopinn_forward_predict(arch_dir: Path, name: str, tmp_path: Path):
-    checkpoint, family, fmt, _ = FIXTURES[name]
+    checkpoint = FIXTURES[name][0]
     ref = _reference(arch_dir, name)
     inputs = tmp_path / "inputs.npz"
     np.savez(inputs, inputs=ref["inputs"], input_scale=ref["input_scale"])

@@ -158,7 +158,7 @@ def _refusal(capsys, path: Path, tmp_path: Path) -> str:
 
 
 def _variant_state(bundles, name: str) -> tuple[dict, dict, FnoConfig]:
-    path, network = bundles[name]
+    network = bundles[name][1]
     cfg = VARIANTS[name]
     return dict(network.state_dict()), _configs(cfg, cfg.family), cfg
 
@@ -243,7 +243,7 @@ def uno_bundle(tmp_path_factory) -> tuple[Path, torch.nn.Module]:
 
 
 def test_uno_without_neuraloperator_names_the_extra(uno_bundle, monkeypatch):
-    import ptycho_gui.models.uno as uno
+    from ptycho_gui.models import uno
 
     def missing(name: str):
         raise ImportError(f"No module named {name!r}")

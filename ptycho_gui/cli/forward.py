@@ -54,9 +54,8 @@ def command_forward(args: argparse.Namespace) -> int:
         x = torch.from_numpy(inputs[start:stop] * scale[start:stop, None, None, None]).to(device)
         rel = None if offsets is None else torch.from_numpy(offsets[start:stop]).to(device)
         patches[start:stop] = model.predict(x, rel).cpu().numpy()
-    with atomic_path(args.output, overwrite=args.force) as tmp:
-        with tmp.open("wb") as handle:
-            np.savez(handle, patches=patches)
+    with atomic_path(args.output, overwrite=args.force) as tmp, tmp.open("wb") as handle:
+        np.savez(handle, patches=patches)
     print(f"wrote {args.output}: patches {patches.shape} complex64 from {model.family} ({model.format})", file=sys.stderr)
     return EXIT_OK
 

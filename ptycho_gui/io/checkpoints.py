@@ -27,8 +27,18 @@ from ptycho_gui.io.safe import UnsafeContentError, check_zip_members
 from ptycho_gui.io.study_run import open_study_run, sniff_study_run, weights_file
 from ptycho_gui.io.torch_bundle import FORMAT as FORMAT_BUNDLE
 from ptycho_gui.io.torch_bundle import open_torch_bundle, sniff_torch_bundle
-from ptycho_gui.io.torch_config import SOURCE_HPARAMS, SOURCE_METADATA, SOURCE_PARAMS, SOURCE_RUNNER
-from ptycho_gui.io.torch_files import PICKLE_PROTO, ZIP_LOCAL_HEADER, first_line, torch_load
+from ptycho_gui.io.torch_config import (
+    SOURCE_HPARAMS,
+    SOURCE_METADATA,
+    SOURCE_PARAMS,
+    SOURCE_RUNNER,
+)
+from ptycho_gui.io.torch_files import (
+    PICKLE_PROTO,
+    ZIP_LOCAL_HEADER,
+    first_line,
+    torch_load,
+)
 
 TF_BUNDLE_MARKERS = ("model.keras", "custom_objects.dill")
 

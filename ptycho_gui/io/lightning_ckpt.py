@@ -14,8 +14,18 @@ from pathlib import Path
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
 from ptycho_gui.io.loaded_model import LoadedModel
 from ptycho_gui.io.network_loading import loaded_model
-from ptycho_gui.io.torch_config import SOURCE_HPARAMS, resolve_torch_configs, set_training_neighbors
-from ptycho_gui.io.torch_files import as_state_dict, is_int, scalar, torch_file_head, torch_load
+from ptycho_gui.io.torch_config import (
+    SOURCE_HPARAMS,
+    resolve_torch_configs,
+    set_training_neighbors,
+)
+from ptycho_gui.io.torch_files import (
+    as_state_dict,
+    is_int,
+    scalar,
+    torch_file_head,
+    torch_load,
+)
 
 FORMAT = "lightning-ckpt"
 MMAP_CONFIG_FILES = ("data_config.json", "model_config.json")

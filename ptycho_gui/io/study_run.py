@@ -16,8 +16,18 @@ from pathlib import Path
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
 from ptycho_gui.io.loaded_model import LoadedModel
 from ptycho_gui.io.network_loading import loaded_model
-from ptycho_gui.io.torch_config import SOURCE_RUNNER, refuse_unsupported_model, resolve_generator
-from ptycho_gui.io.torch_files import as_state_dict, is_int, scalar, torch_file_head, torch_load
+from ptycho_gui.io.torch_config import (
+    SOURCE_RUNNER,
+    refuse_unsupported_model,
+    resolve_generator,
+)
+from ptycho_gui.io.torch_files import (
+    as_state_dict,
+    is_int,
+    scalar,
+    torch_file_head,
+    torch_load,
+)
 
 FORMAT = "study-runner"
 WEIGHTS = "model.pt"

@@ -25,7 +25,14 @@ from ptycho_gui.io.torch_config import (
     resolve_torch_configs,
     set_training_neighbors,
 )
-from ptycho_gui.io.torch_files import as_state_dict, first_line, is_int, plain_member, scalar, torch_member
+from ptycho_gui.io.torch_files import (
+    as_state_dict,
+    first_line,
+    is_int,
+    plain_member,
+    scalar,
+    torch_member,
+)
 
 FORMAT = "ptychopinn-bundle"
 MANIFEST = "manifest.dill"

@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptycho_gui.models.generator import OUTPUT_MODES, GeneratorShell, add_output_heads, combine_heads, finish
+from ptycho_gui.models.generator import (
+    OUTPUT_MODES,
+    GeneratorShell,
+    add_output_heads,
+    combine_heads,
+    finish,
+)
 
 FAMILIES: tuple[str, ...] = ("fno", "fno_vanilla", "ffno")
 INPUT_TRANSFORMS: tuple[str, ...] = ("none", "sqrt", "log1p", "instancenorm")

@@ -68,7 +68,7 @@ class GeneratorShell(nn.Module):
         super().__init__()
         self.model = _Core(generator, num_datasets)
 
-    def train(self, mode: bool = True) -> "GeneratorShell":
+    def train(self, mode: bool = True) -> GeneratorShell:
         """Stay in eval mode whatever is asked: this network only ever runs inference."""
         return super().train(False)
 
