@@ -252,10 +252,14 @@ def test_summary_lists_checkpoint_dataset_and_normalization(qtbot, make_window, 
     sections = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
     assert {"Checkpoint", "Configuration (resolved)", "Dataset", "Run plan"} <= set(sections)
     rows = {}
-    for section in sections.values():
+    for title, section in sections.items():
         for k in range(section.childCount()):
-            rows[section.child(k).text(0)] = section.child(k).text(1)
+            if title != "Configuration sources":
+                rows[section.child(k).text(0)] = section.child(k).text(1)
     assert rows["family"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
+    sources = sections["Configuration sources"]
+    source_rows = {sources.child(k).text(0): sources.child(k).text(1) for k in range(sources.childCount())}
+    assert source_rows["N"] == "torch_scaling_metadata.pt data_config"
     assert rows["M"] == "102" and rows["normalization"].startswith("bridge")
     assert "lines_n64_test.npz" in window.windowTitle() and "wts.h5.zip" in window.windowTitle()
 
