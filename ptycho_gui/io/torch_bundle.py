@@ -21,6 +21,7 @@ from ptycho_gui.io.torch_config import (
     PARITY_UNRECORDED,
     SOURCE_METADATA,
     Resolved,
+    legacy_loader_note,
     resolve_from_params,
     resolve_torch_configs,
     set_training_neighbors,
@@ -64,6 +65,8 @@ def open_torch_bundle(path: Path, sha256: str) -> LoadedModel:
         raise InvalidInputError(path, f"unsafe archive: {exc}") from exc
     except OSError as exc:
         raise InvalidInputError(path, f"cannot read archive ({exc})") from exc
+    if resolved.family != "cnn":
+        resolved.notes.insert(0, legacy_loader_note(resolved.family))
     resolved.notes.append("normalization 'bridge': bundles are written only by PtychoPINN's bridge training path")
     return loaded_model(path, sha256, FORMAT, resolved, state_dict, "bridge")
 

@@ -20,7 +20,6 @@ from ptycho_gui.io.torch_files import is_int as _is_int
 from ptycho_gui.io.torch_files import scalar as _scalar
 from ptycho_gui.models import NETWORKS
 from ptycho_gui.models.cnn import CnnConfig
-from ptycho_gui.models.fno import FAMILIES as FNO_FAMILIES
 from ptycho_gui.models.fno import FnoConfig
 from ptycho_gui.models.uno import FAMILY as UNO_FAMILY
 from ptycho_gui.models.uno import UnoConfig
@@ -94,9 +93,11 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
     learned = fields_.get("learned_input_channels", 1)
     if learned != 1:
         raise UnsupportedModelError(path, f"learned_input_channels={learned!r} (extra input channels) is not supported")
+    values, sources, absent = {}, {}, []
     if num_datasets is None:
         num_datasets = fields_.get("num_datasets", 1)
-    values, sources, absent = {}, {}, []
+        if "num_datasets" not in fields_:
+            sources["num_datasets"] = f"PtychoPINN default (absent from {where})"
     for name, (_, kind, default) in GENERATOR_FIELDS.items():
         if name in fields_:
             values[name] = _typed(path, fields_, where, name, kind)
@@ -118,10 +119,12 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
     gridsize = math.isqrt(C)
     config = {"architecture": family, "N": N, "C": C, "gridsize": gridsize, **shown, "num_datasets": num_datasets}
     sources = {name: sources.get(name, where) for name in config}
-    notes = [legacy_loader_note(family)]
-    if family in FNO_FAMILIES:
+    notes = []
+    if family in ("fno", "fno_vanilla"):
         notes.append("spectral layers as PtychoPINN runs them: its fallback layer (first modes rows only), "
                      "never neuraloperator's SpectralConv")
+    if family == "ffno":
+        notes.append("one factorized spectral operator and one gate shared by all blocks, as PtychoPINN's ffno")
     if family == UNO_FAMILY:
         notes.append("runs on neuraloperator's UNO in PtychoPINN's locked configuration (N=128, gridsize 1)")
     absent_shown = [name for name in absent if name in shown]
