@@ -4,6 +4,7 @@ allow opens, runs as the network it describes, and every malformed bundle is ref
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -260,4 +261,46 @@ def test_uno_outside_its_locked_configuration_is_refused(uno_bundle, tmp_path: P
     metadata["data_config"].update(N=64)
     path = write_generator_bundle(tmp_path / "b.zip", network, metadata)
     with pytest.raises(InvalidInputError, match="neuralop_uno exists only for N=128"):
+        open_checkpoint(path)
+
+
+def _write_runner(folder: Path, network: torch.nn.Module, cfg: FnoConfig, **overrides) -> Path:
+    """A study-runner run folder: model.pt (the state dict) beside config.json (torch_runner_config)."""
+    folder.mkdir(parents=True)
+    torch.save(network.state_dict(), folder / "model.pt")
+    runner = {"architecture": cfg.family, "N": cfg.N, "gridsize": round(cfg.C**0.5), "fno_width": cfg.width,
+              "fno_modes": cfg.modes, "fno_blocks": cfg.blocks, "fno_cnn_blocks": cfg.cnn_blocks,
+              "fno_input_transform": cfg.input_transform, "generator_output_mode": cfg.output_mode,
+              "training_procedure": "pinn", "input_conditioning_mode": "diffraction_only",
+              "physics_forward_mode": "amplitude", **overrides}
+    (folder / "config.json").write_text(json.dumps({"torch_runner_config": runner, "model_label": "test"}))
+    return folder
+
+
+def test_study_runner_run_opens_from_folder_and_pt(bundles, tmp_path: Path):
+    cfg = VARIANTS["ffno-gs1"]
+    folder = _write_runner(tmp_path / "runs" / "pinn_ffno", bundles["ffno-gs1"][1], cfg)
+    by_folder, by_file = open_checkpoint(folder), open_checkpoint(folder / "model.pt")
+    assert by_folder.format == by_file.format == "study-runner"
+    assert by_folder.family == "ffno" and by_folder.sha256 == by_file.sha256
+    assert by_folder.config["fno_blocks"] == cfg.blocks and by_folder.normalization == "bridge"
+    x = torch.from_numpy(_inputs(1))
+    with torch.inference_mode():
+        assert torch.equal(by_folder.predict(x, None), bundles["ffno-gs1"][1](x))
+
+
+def test_study_runner_cnn_and_conditioned_runs_are_refused(bundles, tmp_path: Path):
+    cfg = VARIANTS["fno-gs1"]
+    cnn = _write_runner(tmp_path / "cnn", bundles["fno-gs1"][1], cfg, architecture="cnn")
+    with pytest.raises(UnsupportedModelError, match="study-runner cnn run"):
+        open_checkpoint(cnn)
+    probe = _write_runner(tmp_path / "probe", bundles["fno-gs1"][1], cfg, input_conditioning_mode="probe_real_imag")
+    with pytest.raises(UnsupportedModelError, match="input_conditioning_mode 'probe_real_imag'"):
+        open_checkpoint(probe / "model.pt")
+
+
+def test_state_dict_without_runner_config_is_refused_as_configless(bundles, tmp_path: Path):
+    path = tmp_path / "model.pt"
+    torch.save(bundles["fno-gs1"][1].state_dict(), path)
+    with pytest.raises(InvalidInputError, match="no configuration"):
         open_checkpoint(path)

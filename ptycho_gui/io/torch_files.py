@@ -27,7 +27,7 @@ from ptycho_gui.io.safe import (
 
 ZIP_LOCAL_HEADER = b"PK\x03\x04"
 PICKLE_PROTO = b"\x80"
-SNIFF_BYTES = 1 << 20
+SNIFF_BYTES = 16 << 20
 """How much of a torch file's main pickle is scanned for its top-level key names."""
 
 
