@@ -59,7 +59,8 @@ class SummaryView(QWidget):
             self._section("Checkpoint", {
                 "file": model.path.name,
                 "format": model.format,
-                "architecture": model.architecture,
+                "family": model.family,
+                "era": model.era or "—",
                 "N": model.N,
                 "gridsize": model.gridsize,
                 "channels C": model.C,
@@ -68,6 +69,7 @@ class SummaryView(QWidget):
                 "sha256": model.sha256[:16] + "…",
             })
             config = self._section("Configuration (resolved)", model.config, unverified)
+            self._section("Configuration sources", model.summary()["config_sources"]).setExpanded(False)
             config.setExpanded(bool(unverified))
             if model.notes:
                 self._section("Checkpoint notes", {str(i + 1): note for i, note in enumerate(model.notes)})

@@ -19,6 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 PTYCHOPINN = SHARED_FIXTURES / "ptychopinn"
+PTYCHOPINN_ARCH = SHARED_FIXTURES / "ptychopinn-arch"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,6 +63,17 @@ def _require_shared() -> Path:
 def ptychopinn_dir() -> Path:
     """The folder of real PtychoPINN fixtures (skips only outside CI when it is absent)."""
     return _require_shared()
+
+
+@pytest.fixture(scope="session")
+def arch_dir() -> Path:
+    """The real PtychoPINN fixtures of the non-default torch generators (fno, ffno, fno_vanilla, uno, real_imag cnn)."""
+    _require_shared()
+    if not PTYCHOPINN_ARCH.is_dir():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"shared fixtures missing in CI: {PTYCHOPINN_ARCH}")
+        pytest.skip(f"shared ptychopinn-arch fixtures not present at {PTYCHOPINN_ARCH}")
+    return PTYCHOPINN_ARCH
 
 
 @pytest.fixture(scope="session")

@@ -249,10 +249,12 @@ def test_summary_lists_checkpoint_dataset_and_normalization(qtbot, make_window, 
     sections = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
     assert {"Checkpoint", "Configuration (resolved)", "Dataset", "Run plan"} <= set(sections)
     rows = {}
-    for section in sections.values():
+    for title, section in sections.items():
         for k in range(section.childCount()):
-            rows[section.child(k).text(0)] = section.child(k).text(1)
-    assert rows["architecture"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
+            if title != "Configuration sources":
+                rows[section.child(k).text(0)] = section.child(k).text(1)
+    assert rows["family"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
+    assert "Configuration sources" in sections
     assert rows["M"] == "100" and rows["normalization"].startswith("bridge")
     assert dataset_path.name in window.windowTitle() and bundle_path.name in window.windowTitle()
 

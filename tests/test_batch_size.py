@@ -95,11 +95,11 @@ def _failing_above(run: InferenceRun, limit: int, calls: list[int]):
     """Fault injection: the run's predict raises torch.OutOfMemoryError for passes above ``limit`` groups."""
     real = run._predict
 
-    def predict(x: torch.Tensor) -> torch.Tensor:
+    def predict(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         calls.append(x.shape[0])
         if x.shape[0] > limit:
             raise torch.OutOfMemoryError(f"fake: {x.shape[0]} groups do not fit")
-        return real(x)
+        return real(x, offsets)
 
     run._predict = predict
 

@@ -111,7 +111,7 @@ def test_bundle_loads_strictly_with_its_metadata_config(bundle_path):
     loaded = open_checkpoint(bundle_path)
     assert loaded.format == FORMAT_BUNDLE
     assert (loaded.N, loaded.gridsize, loaded.C) == (64, 2, 4)
-    assert loaded.architecture == "cnn"
+    assert loaded.family == "cnn"
     assert loaded.config_source == SOURCE_METADATA
     assert loaded.unverified == []
     assert loaded.normalization == "bridge"
@@ -212,8 +212,8 @@ def _metadata_with(metadata: dict, section: str, **changes) -> bytes:
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"architecture": "fno"}, "architecture 'fno'"),
-        ({"architecture": "neuralop_uno"}, "architecture 'neuralop_uno'"),
+        ({"architecture": "hybrid_resnet"}, "architecture 'hybrid_resnet' is not supported"),
+        ({"architecture": "vit"}, "architecture 'vit' is not supported"),
         ({"mode": "Supervised"}, "mode 'Supervised'"),
         ({"physics_forward_mode": "rectangular_scaled"}, "rectangular_scaled"),
         ({"use_shared_decoder": True}, "use_shared_decoder"),
@@ -236,12 +236,12 @@ def test_ci_bundle_is_refused(tmp_path, bundle_members, bundle_metadata):
         open_checkpoint(path)
 
 
-def test_ckpt_architecture_fno_is_refused_by_name(tmp_path, ckpt_payload):
+def test_ckpt_unknown_architecture_is_refused_by_name(tmp_path, ckpt_payload):
     hparams = copy.deepcopy(ckpt_payload["hyper_parameters"])
-    hparams["model_config"]["architecture"] = "fno"
-    path = tmp_path / "fno.ckpt"
+    hparams["model_config"]["architecture"] = "hybrid"
+    path = tmp_path / "hybrid.ckpt"
     torch.save({**ckpt_payload, "hyper_parameters": hparams}, path)
-    with pytest.raises(UnsupportedModelError, match="architecture 'fno'"):
+    with pytest.raises(UnsupportedModelError, match="architecture 'hybrid' is not supported"):
         open_checkpoint(path)
 
 

@@ -82,7 +82,8 @@ def test_info_prints_resolved_checkpoint_config(bundle_path: Path, capsys):
     assert main(["info", str(bundle_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "checkpoint" and summary["N"] == 64 and summary["gridsize"] == 2
-    assert summary["architecture"] == "cnn"
+    assert summary["family"] == "cnn" and summary["format"] == "ptychopinn-bundle"
+    assert summary["config_sources"]["N"] == "torch_scaling_metadata.pt data_config"
     assert main(["info", str(bundle_path)]) == 0
     text = capsys.readouterr().out
     assert "gridsize: 2" in text and "torch_scaling_metadata.pt" in text

@@ -118,7 +118,7 @@ def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, shared
 
 def test_demo_checkpoint_loads_strictly_with_the_app_loader():
     model = open_checkpoint(demo_paths()[0])
-    assert (model.N, model.gridsize, model.C, model.architecture) == (64, 1, 1, "cnn")
+    assert (model.N, model.gridsize, model.C, model.family) == (64, 1, 1, "cnn")
     assert model.normalization == "bridge"
     assert model.config_source and not model.unverified
     cfg = model.cnn_config

@@ -149,9 +149,10 @@ class InferenceRun:
             self._network_device = self.device
         return self.model.network
 
-    def _predict(self, x: torch.Tensor) -> torch.Tensor:
+    def _predict(self, x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """The network's complex patches for scaled inputs ``x`` on the device: the one place the network runs."""
-        return self._network()(x)
+        self._network()
+        return self.model.predict(x, offsets)
 
     def read_inputs(self, group_indices: np.ndarray) -> np.ndarray:
         """The raw (un-normalized) diffraction amplitudes of these groups, float32 (B, C, N, N)."""
@@ -194,9 +195,10 @@ class InferenceRun:
         """Queue batch ``index`` on the device: forward pass, statistics moments, fp32 check, copies back."""
         start = time.perf_counter()
         x = inputs.to(self.device, non_blocking=True)
-        patches = self._forward(x)
+        offsets = torch.from_numpy(self.relative_offsets(self.batch_group_indices(index))).to(self.device)
+        patches = self._forward(x, offsets)
         moments = tensor_image_moments(patches)
-        error = self._precision_error(x, patches)
+        error = self._precision_error(x, offsets, patches)
         return _Launched(
             index=index,
             start=start,
@@ -220,12 +222,15 @@ class InferenceRun:
         stats = statistics_from_moments(launched.moments.numpy(), n * n, self.input_scale, error)
         return self._result(launched.index, patches, stats, time.perf_counter() - launched.start)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """complex64 patches of a batch, in passes of ``chunk_size`` groups, halving it on out-of-memory."""
         while True:
             try:
                 with precision_context(self.settings.precision, self.device):
-                    parts = [self._predict(x[s : s + self.chunk_size]) for s in range(0, x.shape[0], self.chunk_size)]
+                    parts = [
+                        self._predict(x[s : s + self.chunk_size], offsets[s : s + self.chunk_size])
+                        for s in range(0, x.shape[0], self.chunk_size)
+                    ]
                 return (parts[0] if len(parts) == 1 else torch.cat(parts)).to(torch.complex64)
             except torch.OutOfMemoryError:
                 if min(self.chunk_size, x.shape[0]) <= 1:
@@ -238,12 +243,12 @@ class InferenceRun:
                 f"continuing with {self.chunk_size} groups per pass"
             )
 
-    def _precision_error(self, x: torch.Tensor, patches: torch.Tensor) -> torch.Tensor | None:
+    def _precision_error(self, x: torch.Tensor, offsets: torch.Tensor, patches: torch.Tensor) -> torch.Tensor | None:
         """For reduced precision: relative RMS difference of the first groups from an fp32 recompute."""
         if self.settings.precision == "fp32":
             return None
         sample = min(PRECISION_SAMPLE_GROUPS, x.shape[0])
-        reference = self._predict(x[:sample]).to(torch.complex64)
+        reference = self._predict(x[:sample], offsets[:sample]).to(torch.complex64)
         return relative_error(patches[:sample], reference)
 
     def _notify(self, message: str) -> None:
@@ -259,12 +264,18 @@ class InferenceRun:
 
         def forward(batch: int) -> None:
             x = torch.zeros((batch, c, n, n), dtype=torch.float32, device=self.device)
+            offsets = torch.zeros((batch, c, 2), dtype=torch.float32, device=self.device)
             with torch.inference_mode(), precision_context(self.settings.precision, self.device):
-                self._predict(x)
+                self._predict(x, offsets)
 
         reserved = canvas_bytes(self.new_stitcher()) if device_stitching_supported(self.device) else 0
         chosen = auto_batch_size(memory, forward, io_bytes, reserved, auto_batch_limit(self.device, self.n_groups))
         return self.settings.batch_size if chosen is None else chosen
+
+    def relative_offsets(self, group_indices: np.ndarray) -> np.ndarray:
+        """(B, C, 2) float32 (x, y) of each channel relative to its group centre (the mean of its members)."""
+        positions = self.positions[group_indices]
+        return (positions - positions.mean(axis=1, keepdims=True)).astype(np.float32)
 
     def iter_batches(
         self,

@@ -64,6 +64,8 @@ def run_attributes(run: InferenceRun) -> dict[str, object]:
     return {
         "checkpoint": str(run.model.path),
         "checkpoint_sha256": run.model.sha256,
+        "checkpoint_format": run.model.format,
+        "family": run.model.family,
         "dataset": str(run.dataset.path),
         "N": run.model.N,
         "gridsize": run.model.gridsize,
