@@ -33,6 +33,7 @@ from ptycho_gui.io.safe import (
     load_plain_pickle,
     read_zip_member,
 )
+from ptycho_gui.io.tf_bundle import open_tf_bundle, sniff_tf_bundle
 from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn, build_cnn
 
 FORMAT_BUNDLE = "ptychopinn-bundle"
@@ -74,14 +75,38 @@ class LoadedModel:
     N: int
     gridsize: int
     C: int
-    cnn_config: CnnConfig
+    cnn_config: CnnConfig | None
     config: dict
     config_source: str
     unverified: list[str]
     notes: list[str]
     normalization: str
     training_neighbors: int | None
-    network: PtychoPinnCnn = field(repr=False)
+    network: torch.nn.Module = field(repr=False)
+    family: str = "cnn"
+    era: str | None = None
+    config_origins: dict = field(default_factory=dict)
+    """Where each ``config`` field came from (file and entry), when the format records several sources."""
+    input_gain: float = 1.0
+    """Factor the network's own input convention multiplies normalized amplitudes by (TF: intensity_scale)."""
+    merges_groups: bool = False
+    """True when the network returns one merged patch per group (at the group centre), not one per channel."""
+
+    @property
+    def output_channels(self) -> int:
+        """Channels of the patches ``predict`` returns: 1 for group-merging networks, else C."""
+        return 1 if self.merges_groups else self.C
+
+    def predict(self, x_scaled: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        """(B, output_channels, N, N) complex patches the app shows and stitches.
+
+        ``x_scaled``: (B, C, N, N) float32 already × input scale (× ``input_gain``); ``offsets``:
+        (B, C, 2) float32 (x, y) network offsets of each channel (PtychoPINN's ``coords_relative`` =
+        group centre − position), used by group-merging networks only.
+        """
+        if self.merges_groups:
+            return self.network.display_patches(x_scaled, offsets)
+        return self.network(x_scaled)
 
     def summary(self) -> dict:
         """Everything but the network, as JSON-able data (for ``ptycho-inspect info`` and the GUI)."""
@@ -90,13 +115,16 @@ class LoadedModel:
             "path": str(self.path),
             "sha256": self.sha256,
             "format": self.format,
+            "family": self.family,
+            "era": self.era,
             "architecture": self.architecture,
             "N": self.N,
             "gridsize": self.gridsize,
             "C": self.C,
-            "cnn_config": asdict(self.cnn_config),
+            "cnn_config": asdict(self.cnn_config) if self.cnn_config is not None else None,
             "config": dict(self.config),
             "config_source": self.config_source,
+            "config_origins": dict(self.config_origins),
             "unverified": list(self.unverified),
             "notes": list(self.notes),
             "normalization": self.normalization,
@@ -132,6 +160,8 @@ def open_checkpoint(path: str | Path) -> LoadedModel:
     """Recognise ``path`` by content, resolve its configuration and load its network strictly."""
     path = Path(path)
     digest = _sha256(path)
+    if sniff_tf_bundle(path):
+        return open_tf_bundle(path, digest)
     opened = _open_zip(path) if zipfile.is_zipfile(path) else _open_torch_pickle(path)
     resolved = opened.resolved
     network = _load_network(path, resolved.cnn_config, opened.state_dict)
