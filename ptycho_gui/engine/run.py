@@ -40,11 +40,18 @@ class InferenceRun:
         self.device = resolve_device(settings.device)
         self.neighbors = settings.neighbors or model.training_neighbors or DEFAULT_NEIGHBORS
         self.groups = self._make_groups()
-        self.positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
+        self.member_positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
+        self.positions = output_positions(self.member_positions, model.output_channels)
         energies = dataset.pattern_energies()[self.groups.ravel()]
         self.input_scale, self.normalization_description = resolve_input_scale(
             settings.normalization, model.normalization, energies, model.N
         )
+        self.network_input_scale = self.input_scale * model.input_gain
+        if model.input_gain != 1.0:
+            self.normalization_description += (
+                f"; the network is fed this × its own input gain {model.input_gain:.9g} "
+                f"(intensity_scale) = {self.network_input_scale:.6g}"
+            )
         self._network_device: torch.device | None = None
 
     def _make_groups(self) -> np.ndarray:
@@ -97,9 +104,10 @@ class InferenceRun:
 
     def compute_batch(self, index: int) -> BatchResult:
         """Run the network on batch ``index`` and return its host-side result."""
-        inputs = self.read_inputs(self.batch_group_indices(index))
+        group_indices = self.batch_group_indices(index)
+        inputs = self.read_inputs(group_indices)
         start = time.perf_counter()
-        patches = self._forward(inputs)
+        patches = self._forward(inputs, self.network_offsets(group_indices))
         return self.result_from_patches(index, patches, time.perf_counter() - start)
 
     def result_from_patches(self, index: int, patches: np.ndarray, seconds: float = float("nan")) -> BatchResult:
@@ -116,15 +124,24 @@ class InferenceRun:
             input_scale=self.input_scale,
         )
 
-    def _forward(self, inputs: np.ndarray) -> np.ndarray:
-        network = self._network()
+    def network_offsets(self, group_indices: np.ndarray) -> np.ndarray:
+        """(B, C, 2) float32 (x, y) offsets the network is fed: group centre − member position.
+
+        This is PtychoPINN's ``coords_relative`` (``local_offset_sign`` = −1); a group-merging network
+        moves each channel's content by −offset = +(position − centre).
+        """
+        members = self.member_positions[group_indices]
+        return (members.mean(axis=1, keepdims=True) - members).astype(np.float32)
+
+    def _forward(self, inputs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        self._network()
         with torch.inference_mode():
             x = torch.from_numpy(inputs)
             if self.device.type == "cuda":
                 x = x.pin_memory().to(self.device, non_blocking=True)
             else:
                 x = x.to(self.device)
-            y = network(x * self.input_scale)
+            y = self.model.predict(x * self.network_input_scale, torch.from_numpy(offsets).to(self.device))
             return y.cpu().numpy()
 
     def iter_batches(
@@ -157,7 +174,7 @@ class InferenceRun:
         stitcher = self.new_stitcher()
         history = StatsHistory(self.n_batches)
         keep = self.settings.keep_patches if keep_patches is None else keep_patches
-        store = PatchStore(self.n_groups, self.model.C, self.model.N) if keep else None
+        store = PatchStore(self.n_groups, self.model.output_channels, self.model.N) if keep else None
         done = 0
         start = time.perf_counter()
         indices = range(self.n_batches) if indices is None else list(indices)
@@ -191,6 +208,16 @@ class RunOutput:
     n_batches_done: int
     cancelled: bool
     seconds: float
+
+
+def output_positions(member_positions: np.ndarray, output_channels: int) -> np.ndarray:
+    """(G, C', 2) positions of the patches a network returns: its members', or each group's centre when merged."""
+    if output_channels == member_positions.shape[1]:
+        return member_positions
+    if output_channels != 1:
+        raise ValueError(f"a network returning {output_channels} patches per {member_positions.shape[1]}-member "
+                         "group has no defined positions")
+    return member_positions.mean(axis=1, keepdims=True)
 
 
 def _check_compatible(model: LoadedModel, dataset: ScanDataset, settings: RunSettings) -> None:

@@ -730,9 +730,9 @@ def _describe(graph: _Graph, metadata: dict, manifest: dict, params: dict, scale
             "at gridsize 2) into ONE merged patch (its batched-reassembly bug), so its results differ there")
     if facts["object_big"]:
         notes.append(
-            "outside the region the translated central masks cover, TF's merge divides by 0.001 (×1000 border); "
-            "the app shows and stitches those pixels as 0 (PtychoPINN stitches only the central 20 px); "
-            "`ptycho-inspect forward` returns the raw output")
+            "where the translated central masks sum below 0.5, TF's merge divides by (Σmask + 0.001) and inflates "
+            "values up to ×1000 (the border outside the central N/2); the app shows and stitches those pixels as 0 "
+            "(PtychoPINN stitches only the central 20 px); `ptycho-inspect forward` returns the raw output")
     if facts["era"] == ERA_LEGACY and graph.C > 1:
         notes.append("legacy era: the one-channel amplitude head is broadcast over the C phase channels")
     if params.get("amp_activation") not in (None, config["amp_activation"]):

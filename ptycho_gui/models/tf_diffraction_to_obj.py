@@ -28,6 +28,10 @@ from torch import nn
 MERGE_EPS = 0.001
 """Added to the summed masks before dividing, as TF ``mk_norm`` does (the ×1000 border)."""
 
+DISPLAY_MIN_COVERAGE = 0.5
+"""Merged pixels whose summed translated central masks fall below this are shown as 0: there TF's
+division by (Σmask + 0.001) inflates values up to ×1000, and PtychoPINN never stitches them."""
+
 ACTIVATIONS = {
     "relu": torch.relu,
     "sigmoid": torch.sigmoid,
@@ -91,19 +95,20 @@ class TfDiffractionToObj(nn.Module):
             elif op.kind == "reassemble":
                 value, coverage = merge_group(args[0], args[1], op.params["recentre"])
             else:
-                value = self._apply(op, args)
+                value = self._run_op(op, args)
             tensors[op.name] = value
         return TfOutputs(tensors[self.obj_name], tensors[self.output_name], coverage)
 
     def display_patches(self, x_scaled: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
-        """(B, 1, N, N) merged patches as the app shows them: pixels no translated central mask reaches
-        (TF's ×1000 border, never stitched by PtychoPINN) set to 0."""
+        """(B, 1, N, N) merged patches as the app shows them: pixels the translated central masks cover
+        less than ``DISPLAY_MIN_COVERAGE`` (TF's inflated ×1000 border, never stitched by PtychoPINN) set to 0."""
         outputs = self(x_scaled, offsets)
         if outputs.coverage is None:
             return outputs.output
-        return torch.where(outputs.coverage > 0, outputs.output, outputs.output.new_zeros(()))
+        keep = outputs.coverage >= DISPLAY_MIN_COVERAGE
+        return torch.where(keep, outputs.output, outputs.output.new_zeros(()))
 
-    def _apply(self, op: KerasOp, args: list[torch.Tensor]) -> torch.Tensor:
+    def _run_op(self, op: KerasOp, args: list[torch.Tensor]) -> torch.Tensor:
         p = op.params
         if op.kind == "scale":
             return args[0] / torch.exp(self.log_scale)
