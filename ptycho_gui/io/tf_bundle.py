@@ -125,6 +125,11 @@ def open_tf_bundle(path: Path, sha256: str):
             keras_bytes = _member(path, archive, f"{MODEL_ENTRY}/model.keras", MAX_KERAS_BYTES)
             model_h5 = _optional_member(archive, names, f"{MODEL_ENTRY}/model.h5", MAX_MODEL_H5_BYTES, path)
             params = _params(archive, names)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise InvalidInputError(path, f"corrupt zip archive ({exc})") from exc
+    except UnsafeContentError as exc:
+        raise InvalidInputError(path, f"unsafe archive: {exc}") from exc
+    try:
         with zipfile.ZipFile(io.BytesIO(keras_bytes)) as keras:
             check_zip_members(keras)
             inner = set(keras.namelist())
@@ -133,9 +138,9 @@ def open_tf_bundle(path: Path, sha256: str):
             weights_bytes = _member(path, keras, "model.weights.h5", MAX_WEIGHTS_BYTES, inner,
                                     where="model.keras")
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise InvalidInputError(path, f"corrupt zip archive ({exc})") from exc
+        raise InvalidInputError(path, f"{MODEL_ENTRY}/model.keras is not a readable Keras zip ({exc})") from exc
     except UnsafeContentError as exc:
-        raise InvalidInputError(path, f"unsafe archive: {exc}") from exc
+        raise InvalidInputError(path, f"unsafe {MODEL_ENTRY}/model.keras: {exc}") from exc
     graph = interpret_config(path, config, params)
     scale, scale_source = _intensity_scale(path, model_h5, params)
     weights = read_conv_weights(path, weights_bytes, graph)
