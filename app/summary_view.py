@@ -59,6 +59,8 @@ class SummaryView(QWidget):
             self._section("Checkpoint", {
                 "file": model.path.name,
                 "format": model.format,
+                "family": model.family,
+                "era": model.era or "—",
                 "architecture": model.architecture,
                 "N": model.N,
                 "gridsize": model.gridsize,
@@ -69,6 +71,8 @@ class SummaryView(QWidget):
             })
             config = self._section("Configuration (resolved)", model.config, unverified)
             config.setExpanded(bool(unverified))
+            if model.config_origins:
+                self._section("Configuration sources", model.config_origins).setExpanded(False)
             if model.notes:
                 self._section("Checkpoint notes", {str(i + 1): note for i, note in enumerate(model.notes)})
         if dataset is not None:
