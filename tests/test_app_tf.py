@@ -3,17 +3,14 @@ the group centre, matches the headless engine, and the Offsets dock still lists 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 from app_harness import make_window, open_fixture, run_to_end, settings_path  # noqa: F401  (fixtures)
+from tf_bundle_factory import build_tf_bundle
 
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.types import RunSettings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tf_bundle_factory import build_tf_bundle  # noqa: E402
 
 
 def test_gui_runs_a_tf_gridsize2_bundle_like_the_headless_engine(qtbot, make_window, tmp_path: Path):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_FIXTURES
+from tf_bundle_factory import build_tf_bundle
 
 from ptycho_gui.cli import main
 from ptycho_gui.engine.forward import forward_arrays
@@ -20,10 +21,6 @@ from ptycho_gui.io import tf_bundle
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.types import RunSettings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from conftest import SHARED_FIXTURES  # noqa: E402
-from tf_bundle_factory import build_tf_bundle  # noqa: E402
 
 TF_FIXTURES = SHARED_FIXTURES / "ptychopinn-tf"
 FIXTURE_ERAS = {"head_gs1_sigmoid_s1": "current", "head_gs2_swish_s1": "current",

@@ -47,9 +47,8 @@ def command_forward(args: argparse.Namespace) -> int:
                                  args.device, args.batch_size)
     except ValueError as exc:
         raise InvalidInputError(args.inputs, str(exc)) from exc
-    with atomic_path(args.output, overwrite=True) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **outputs)
+    with atomic_path(args.output, overwrite=True) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **outputs)
     shapes = ", ".join(f"{key} {value.shape}" for key, value in outputs.items())
     print(f"wrote {args.output} ({shapes})", file=sys.stderr)
     return EXIT_OK

@@ -36,7 +36,12 @@ from ptycho_gui.io.safe import (
     load_plain_pickle,
     read_zip_member,
 )
-from ptycho_gui.models.tf_diffraction_to_obj import ACTIVATIONS, KerasOp, TfDiffractionToObj, log_scale_of
+from ptycho_gui.models.tf_diffraction_to_obj import (
+    ACTIVATIONS,
+    KerasOp,
+    TfDiffractionToObj,
+    log_scale_of,
+)
 
 FORMAT_TF = "ptychopinn-tf-bundle"
 FAMILY_TF = "tf-diffraction_to_obj"
@@ -726,8 +731,9 @@ def _describe(graph: _Graph, metadata: dict, manifest: dict, params: dict, scale
             config[f"params.{key}"] = params[key]
             origins[f"params.{key}"] = "params.dill (inert read, metadata only)"
     unverified = [] if "padded_size" in facts else ["padded_size"]
-    notes = [ERA_NOTES[facts["era"]], "input: X_full (bridge normalization, mean Σ X² = (N/2)²) × intensity_scale, "
-             "divided again by exp(float32(log intensity_scale)) inside the model (IntensityScaler)"]
+    notes = [ERA_NOTES[facts["era"]], (
+        "input: X_full (bridge normalization, mean Σ X² = (N/2)²) × intensity_scale, "
+        "divided again by exp(float32(log intensity_scale)) inside the model (IntensityScaler)")]
     if facts["object_big"] and graph.C > 1:
         notes.append(
             "gridsize > 1: each group's C patches are merged per group (its own offsets) into one patch at the "
