@@ -94,9 +94,12 @@ def test_generated_bundle_loads_every_weight_by_class_order(options: dict, tmp_p
     assert model.output_channels == 1
     state = model.network.state_dict()
     assert len(state) == 2 * len(parts.weights)
-    for name, arrays in parts.weights.items():
-        np.testing.assert_array_equal(state[f"convs.{name}.weight"].numpy(), arrays["0"].transpose(3, 2, 0, 1))
-        np.testing.assert_array_equal(state[f"convs.{name}.bias"].numpy(), arrays["1"])
+    config_order = [entry["name"] for entry in parts.config["config"]["layers"] if entry["class_name"] == "Conv2D"]
+    assert config_order == list(parts.weights)
+    assert config_order != sorted(config_order)
+    for k, arrays in enumerate(parts.weights.values()):
+        np.testing.assert_array_equal(state[f"convs.conv{k}.weight"].numpy(), arrays["0"].transpose(3, 2, 0, 1))
+        np.testing.assert_array_equal(state[f"convs.conv{k}.bias"].numpy(), arrays["1"])
     rng = np.random.default_rng(1)
     inputs = rng.random((3, model.C, model.N, model.N)).astype(np.float32)
     offsets = rng.uniform(-3, 3, (3, model.C, 2)).astype(np.float32)

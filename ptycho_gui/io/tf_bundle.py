@@ -437,9 +437,9 @@ class _GraphReader:
             self.fail(name, f"Conv2D activation {activation!r} is not supported", unsupported=True)
         if not isinstance(bias, bool):
             self.fail(name, f"Conv2D use_bias {bias!r} is not a bool")
-        self.conv_shapes[name] = ((k[0], k[0], src.c, filters), (filters,) if bias else None)
         params = {"kernel_size": k[0], "in_channels": src.c, "filters": filters, "activation": activation,
-                  "use_bias": bias}
+                  "use_bias": bias, "key": f"conv{len(self.conv_shapes)}"}
+        self.conv_shapes[name] = ((k[0], k[0], src.c, filters), (filters,) if bias else None)
         return KerasOp(name, "conv", tuple(inputs), params), _Shape(src.h, src.w, filters)
 
     def _maxpool(self, name, config, inputs, extra):
@@ -675,16 +675,16 @@ def read_conv_weights(path: Path, weights_bytes: bytes, graph: _Graph) -> dict[s
                         raise InvalidInputError(
                             path, f"model.weights.h5 tensor {name} of layer {op.name!r} is "
                                   f"{dataset.dtype}{tuple(dataset.shape)}, expected float32{shape}")
-                    plan.append((op.name, key, name))
+                    plan.append((op.params["key"], key, name))
             unused = sorted(set(datasets) - {entry[2] for entry in plan})
             if unused:
                 raise InvalidInputError(path, f"model.weights.h5 has unused tensors {unused[:4]}")
-            for layer, key, name in plan:
+            for module, key, name in plan:
                 array = np.asarray(file[name][()], dtype=np.float32)
                 if not np.isfinite(array).all():
                     raise InvalidInputError(path, f"model.weights.h5 tensor {name} holds NaN or infinite values")
                 tensor = torch.from_numpy(array)
-                state[f"convs.{layer}.{'weight' if key == '0' else 'bias'}"] = (
+                state[f"convs.{module}.{'weight' if key == '0' else 'bias'}"] = (
                     tensor.permute(3, 2, 0, 1).contiguous() if key == "0" else tensor)
     except OSError as exc:
         raise InvalidInputError(path, f"model.keras model.weights.h5 is not readable HDF5 ({exc})") from exc

@@ -46,7 +46,10 @@ ACTIVATIONS = {
 
 @dataclass(frozen=True)
 class KerasOp:
-    """One validated node of the graph: its kind, the names of its input tensors and its parameters."""
+    """One validated node of the graph: its kind, the names of its input tensors and its parameters.
+
+    Conv ops carry ``key`` = ``conv<k>`` (k = Conv2D order), their module name: Keras layer names are
+    not valid module names in general and are never used to map weights."""
 
     name: str
     kind: str
@@ -77,7 +80,7 @@ class TfDiffractionToObj(nn.Module):
         for op in self.ops:
             if op.kind == "conv":
                 k = op.params["kernel_size"]
-                self.convs[op.name] = nn.Conv2d(op.params["in_channels"], op.params["filters"], k,
+                self.convs[op.params["key"]] = nn.Conv2d(op.params["in_channels"], op.params["filters"], k,
                                                 padding=k // 2, bias=op.params["use_bias"])
         self.obj_name = next(op.name for op in self.ops if op.kind == "combine" and op.params["is_obj"])
         self.output_name = self.ops[-1].name
@@ -113,7 +116,7 @@ class TfDiffractionToObj(nn.Module):
         if op.kind == "scale":
             return args[0] / torch.exp(self.log_scale)
         if op.kind == "conv":
-            return ACTIVATIONS[p["activation"]](self.convs[op.name](args[0]))
+            return ACTIVATIONS[p["activation"]](self.convs[p["key"]](args[0]))
         if op.kind == "maxpool":
             return F.max_pool2d(args[0], 2)
         if op.kind == "upsample":
