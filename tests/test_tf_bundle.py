@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -291,3 +292,13 @@ def test_good_bundle_with_code_in_its_pickles_opens_without_running_it(tmp_path:
     model = open_checkpoint(parts.write(tmp_path / "wts.h5.zip"))
     assert model.config["params.N"] == 64
     assert not marker.exists()
+
+
+def test_bare_savedmodel_zip_is_recognised_and_refused_by_era(tmp_path: Path, capsys):
+    path = tmp_path / "wts.h5.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("diffraction_to_obj/saved_model.pb", b"\x08\x01")
+        archive.writestr("diffraction_to_obj/variables/variables.index", b"\x00")
+    assert main(["info", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SavedModel-era" in err

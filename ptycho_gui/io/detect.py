@@ -39,7 +39,7 @@ def detect_kind(path: str | Path) -> FileKind:
 
 def _zip_kind(path: Path, names: list[str]) -> FileKind:
     basenames = {name.rsplit("/", 1)[-1] for name in names}
-    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "data.pkl"}:
+    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "saved_model.pb", "keras_metadata.pb", "data.pkl"}:
         return "checkpoint"
     if names and all(name.endswith(".npy") for name in names):
         return "dataset"
