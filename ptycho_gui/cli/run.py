@@ -48,4 +48,4 @@ def command_run(args: argparse.Namespace) -> int:
 def _record(result, writer, collector, progress: ProgressBar) -> None:
     writer.write_batch(result)
     collector.add(result)
-    progress.advance(result.patches.shape[0] * result.patches.shape[1])
+    progress.advance(result.groups.size)
