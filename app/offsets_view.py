@@ -35,19 +35,19 @@ class OffsetsTableModel(QAbstractTableModel):
         self._keys = np.zeros((0, 3), dtype=np.int64)
         self._values = np.zeros((0, 4), dtype=float)
 
-    def set_batch(self, batch) -> None:
-        """Show a BatchResult's members (None empties the table)."""
+    def set_batch(self, batch, members: np.ndarray | None = None) -> None:
+        """Show a BatchResult's members at their (B, C, 2) ``members`` positions (None empties the table)."""
         self.beginResetModel()
         if batch is None:
             self._keys = np.zeros((0, 3), dtype=np.int64)
             self._values = np.zeros((0, 4), dtype=float)
         else:
             b, c = batch.groups.shape
-            _, offsets = group_offsets(batch.positions)
+            _, offsets = group_offsets(members)
             self._keys = np.stack(
                 [np.repeat(batch.group_indices, c), np.tile(np.arange(c), b), batch.groups.ravel()], axis=1
             )
-            self._values = np.concatenate([offsets.reshape(-1, 2), batch.positions.reshape(-1, 2)], axis=1)
+            self._values = np.concatenate([offsets.reshape(-1, 2), members.reshape(-1, 2)], axis=1)
         self.endResetModel()
 
     def row_of(self, group: int, channel: int) -> int | None:
@@ -169,8 +169,8 @@ class OffsetsView(QWidget):
             self.all_links.setData([], [])
             self.all_points.clear()
         else:
-            if run.positions[..., 0].size <= MAX_LINKED_MEMBERS:
-                self.all_links.setData(*member_to_centre_segments(run.positions), connect="pairs")
+            if run.member_positions[..., 0].size <= MAX_LINKED_MEMBERS:
+                self.all_links.setData(*member_to_centre_segments(run.member_positions), connect="pairs")
             else:
                 self.all_links.setData([], [])
             self.all_points.setData(x=self._session.dataset.xcoords, y=self._session.dataset.ycoords)
@@ -190,12 +190,13 @@ class OffsetsView(QWidget):
             self.model.set_batch(None)
             self._on_selection_changed(self._session.selection)
             return
-        centres, _ = group_offsets(batch.positions)
-        self.batch_links.setData(*member_to_centre_segments(batch.positions), connect="pairs")
-        self.batch_points.setData(x=batch.positions[..., 0].ravel(), y=batch.positions[..., 1].ravel())
+        members = self._session.run.member_positions[batch.group_indices]
+        centres, _ = group_offsets(members)
+        self.batch_links.setData(*member_to_centre_segments(members), connect="pairs")
+        self.batch_points.setData(x=members[..., 0].ravel(), y=members[..., 1].ravel())
         self.centres.setData(x=centres[:, 0], y=centres[:, 1])
         fresh = self.model.rowCount() == 0
-        self.model.set_batch(batch)
+        self.model.set_batch(batch, members)
         if fresh:
             self.table.resizeColumnsToContents()
         self._on_selection_changed(self._session.selection)

@@ -306,7 +306,7 @@ class Session(QObject):
             return
         run = InferenceRun(self.model, self.dataset, self.settings)
         self.run = run
-        self.store = PatchStore(run.n_groups, self.model.C, self.model.N)
+        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N)
         self.history = StatsHistory(run.n_batches)
         self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
         self._set_state("ready")

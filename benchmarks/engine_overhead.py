@@ -52,7 +52,7 @@ def interleaved(run: InferenceRun) -> tuple[float, float]:
     for index in range(run.n_batches):
         group_indices = run.batch_group_indices(index)
         x = torch.from_numpy(run.read_inputs(group_indices) * np.float32(run.input_scale))
-        offsets = torch.from_numpy(run.relative_offsets(group_indices))
+        offsets = torch.from_numpy(run.network_offsets(group_indices))
         start = time.perf_counter()
         run.model.predict(x, offsets)
         bare += time.perf_counter() - start

@@ -273,7 +273,7 @@ def test_torch_file_with_global_is_refused_naming_it_and_never_runs(tmp_path, ck
     assert not marker.exists()
 
 
-def test_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
+def test_broken_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
     marker = tmp_path / "pwned"
     members = {
         "manifest.dill": pickle.dumps({"models": ["diffraction_to_obj"], "version": "2.0"}),
@@ -282,7 +282,7 @@ def test_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
         "diffraction_to_obj/params.dill": pickle.dumps({"N": 64}),
     }
     path = _write_zip(tmp_path / "tf_bundle.zip", members)
-    with pytest.raises(UnsupportedModelError, match="TensorFlow") as exc:
+    with pytest.raises(InvalidInputError, match="model.keras is not a readable Keras zip") as exc:
         open_checkpoint(path)
     _assert_one_line(exc)
     assert not marker.exists()

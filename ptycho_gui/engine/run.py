@@ -86,11 +86,18 @@ class InferenceRun:
         check_precision(settings.precision, self.device)
         self.neighbors = settings.neighbors or model.training_neighbors or DEFAULT_NEIGHBORS
         self.groups = self._make_groups()
-        self.positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
+        self.member_positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
+        self.positions = output_positions(self.member_positions, model.output_channels)
         energies = dataset.pattern_energies()[self.groups.ravel()]
         self.input_scale, self.normalization_description = resolve_input_scale(
             settings.normalization, model.normalization, energies, model.N
         )
+        self.network_input_scale = self.input_scale * model.input_gain
+        if model.input_gain != 1.0:
+            self.normalization_description += (
+                f"; the network is fed this × its own input gain {model.input_gain:.9g} "
+                f"(intensity_scale) = {self.network_input_scale:.6g}"
+            )
         self._network_device: torch.device | None = None
         self.notices: list[str] = []
         """Things the user should know about this run (e.g. the batch was halved after running out of memory)."""
@@ -164,7 +171,7 @@ class InferenceRun:
         """Batch ``index``'s network input (read and scaled) in a host buffer, pinned when the device is CUDA."""
         raw = self.read_inputs(self.batch_group_indices(index))
         inputs = host_buffer(raw.shape, torch.float32, self.device)
-        np.multiply(raw, np.float32(self.input_scale), out=inputs.numpy())
+        np.multiply(raw, np.float32(self.network_input_scale), out=inputs.numpy())
         return inputs
 
     def compute_batch(self, index: int) -> BatchResult:
@@ -195,7 +202,7 @@ class InferenceRun:
         """Queue batch ``index`` on the device: forward pass, statistics moments, fp32 check, copies back."""
         start = time.perf_counter()
         x = inputs.to(self.device, non_blocking=True)
-        offsets = torch.from_numpy(self.relative_offsets(self.batch_group_indices(index))).to(self.device)
+        offsets = torch.from_numpy(self.network_offsets(self.batch_group_indices(index))).to(self.device)
         patches = self._forward(x, offsets)
         moments = tensor_image_moments(patches)
         error = self._precision_error(x, offsets, patches)
@@ -272,10 +279,16 @@ class InferenceRun:
         chosen = auto_batch_size(memory, forward, io_bytes, reserved, auto_batch_limit(self.device, self.n_groups))
         return self.settings.batch_size if chosen is None else chosen
 
-    def relative_offsets(self, group_indices: np.ndarray) -> np.ndarray:
-        """(B, C, 2) float32 (x, y) of each channel relative to its group centre (the mean of its members)."""
-        positions = self.positions[group_indices]
-        return (positions - positions.mean(axis=1, keepdims=True)).astype(np.float32)
+
+    def network_offsets(self, group_indices: np.ndarray) -> np.ndarray:
+        """(B, C, 2) float32 (x, y) offsets the network is fed: group centre − member position.
+
+        This is PtychoPINN's ``coords_relative`` (``local_offset_sign`` = −1); a group-merging network
+        moves each channel's content by −offset = +(position − centre).
+        """
+        members = self.member_positions[group_indices]
+        return (members.mean(axis=1, keepdims=True) - members).astype(np.float32)
+
 
     def iter_batches(
         self,
@@ -339,7 +352,7 @@ class InferenceRun:
         stitcher = self.run_stitcher()
         history = StatsHistory(self.n_batches)
         keep = self.settings.keep_patches if keep_patches is None else keep_patches
-        store = PatchStore(self.n_groups, self.model.C, self.model.N) if keep else None
+        store = PatchStore(self.n_groups, self.model.output_channels, self.model.N) if keep else None
         done = 0
         start = time.perf_counter()
         indices = range(self.n_batches) if indices is None else list(indices)
@@ -403,6 +416,16 @@ class RunOutput:
     n_batches_done: int
     cancelled: bool
     seconds: float
+
+
+def output_positions(member_positions: np.ndarray, output_channels: int) -> np.ndarray:
+    """(G, C', 2) positions of the patches a network returns: its members', or each group's centre when merged."""
+    if output_channels == member_positions.shape[1]:
+        return member_positions
+    if output_channels != 1:
+        raise ValueError(f"a network returning {output_channels} patches per {member_positions.shape[1]}-member "
+                         "group has no defined positions")
+    return member_positions.mean(axis=1, keepdims=True)
 
 
 def _check_compatible(model: LoadedModel, dataset: ScanDataset, settings: RunSettings) -> None:

@@ -29,7 +29,7 @@ class ReconstructionWriter:
 
     def __init__(self, path: str | Path, run: InferenceRun):
         self._file = h5py.File(path, "w")
-        n, c = run.model.N, run.model.C
+        n, c = run.model.N, run.model.output_channels
         self._patches = self._file.create_dataset(
             "patches", shape=(run.n_groups, c, n, n), dtype=np.complex64, chunks=(1, c, n, n)
         )
@@ -69,6 +69,9 @@ def run_attributes(run: InferenceRun) -> dict[str, object]:
         "dataset": str(run.dataset.path),
         "N": run.model.N,
         "gridsize": run.model.gridsize,
+        "model_family": run.model.family,
+        "model_era": run.model.era or "",
+        "network_input_scale": run.network_input_scale,
         "device": device_label(run.device),
         "ptycho_gui_version": __version__,
         "normalization": run.normalization_description,

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import torch
 
-from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
+from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.lightning_ckpt import FORMAT as FORMAT_CKPT
 from ptycho_gui.io.lightning_ckpt import open_lightning_ckpt, sniff_lightning_ckpt
 from ptycho_gui.io.loaded_model import LoadedModel
 from ptycho_gui.io.network_loading import state_dict_problems
 from ptycho_gui.io.safe import UnsafeContentError, check_zip_members
 from ptycho_gui.io.study_run import open_study_run, sniff_study_run, weights_file
+from ptycho_gui.io.tf_bundle import FORMAT_TF, open_tf_bundle, sniff_tf_bundle
 from ptycho_gui.io.torch_bundle import FORMAT as FORMAT_BUNDLE
 from ptycho_gui.io.torch_bundle import open_torch_bundle, sniff_torch_bundle
 from ptycho_gui.io.torch_config import (
@@ -40,8 +41,6 @@ from ptycho_gui.io.torch_files import (
     torch_load,
 )
 
-TF_BUNDLE_MARKERS = ("model.keras", "custom_objects.dill")
-
 
 @dataclass(frozen=True)
 class CheckpointFormat:
@@ -52,32 +51,8 @@ class CheckpointFormat:
     open: Callable[[Path, str], LoadedModel]
 
 
-def _tf_markers(path: Path) -> list[str]:
-    try:
-        if not path.is_file() or not zipfile.is_zipfile(path):
-            return []
-        with zipfile.ZipFile(path) as archive:
-            basenames = {name.rsplit("/", 1)[-1] for name in archive.namelist()}
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return []
-    return sorted(basenames.intersection(TF_BUNDLE_MARKERS))
-
-
-def _sniff_tf_bundle(path: Path) -> bool:
-    """A zip holding ``model.keras`` or ``custom_objects.dill``: PtychoPINN's TensorFlow bundle."""
-    return bool(_tf_markers(path))
-
-
-def _refuse_tf_bundle(path: Path, sha256: str) -> LoadedModel:
-    raise UnsupportedModelError(
-        path,
-        f"TensorFlow PtychoPINN bundle ({', '.join(_tf_markers(path))}) is not supported; "
-        "only PyTorch bundles are (nothing in it was unpickled)",
-    )
-
-
 FORMATS: tuple[CheckpointFormat, ...] = (
-    CheckpointFormat("tensorflow-bundle", _sniff_tf_bundle, _refuse_tf_bundle),
+    CheckpointFormat(FORMAT_TF, sniff_tf_bundle, open_tf_bundle),
     CheckpointFormat(FORMAT_BUNDLE, sniff_torch_bundle, open_torch_bundle),
     CheckpointFormat(FORMAT_CKPT, sniff_lightning_ckpt, open_lightning_ckpt),
     CheckpointFormat("study-runner", sniff_study_run, open_study_run),

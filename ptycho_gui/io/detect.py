@@ -48,7 +48,7 @@ def _is_checkpoint_folder(path: Path) -> bool:
 
 def _zip_kind(path: Path, names: list[str]) -> FileKind:
     basenames = {name.rsplit("/", 1)[-1] for name in names}
-    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "data.pkl"}:
+    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "saved_model.pb", "keras_metadata.pb", "data.pkl"}:
         return "checkpoint"
     if names and all(name.endswith(".npy") for name in names):
         return "dataset"

@@ -36,18 +36,28 @@ class LoadedModel:
     cnn_config: object | None = None
     """The ``CnnConfig`` of a ``cnn`` network (None for other families)."""
     config_sources: dict[str, str] = field(default_factory=dict)
-    forward_input_scale: float = 1.0
-    """The input scale ``ptycho-inspect forward`` applies when INPUTS.npz gives none (1 for torch)."""
+    input_gain: float = 1.0
+    """Factor the network's own input convention multiplies normalized amplitudes by (TF: intensity_scale;
+    1 for torch). ``ptycho-inspect forward`` applies it when INPUTS.npz gives no input_scale."""
+    merges_groups: bool = False
+    """True when the network returns one merged patch per group (at the group centre), not one per channel."""
+
+    @property
+    def output_channels(self) -> int:
+        """Channels of the patches ``predict`` returns: 1 for group-merging networks, else C."""
+        return 1 if self.merges_groups else self.C
 
     def predict(self, x_scaled: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
-        """PtychoPINN's ``forward_predict``: complex64 patches (B, C, N, N) from inputs already times the input scale.
+        """The complex64 patches (B, output_channels, N, N) the app shows and stitches.
 
-        ``offsets`` (B, C, 2) float32 are each channel's (x, y) relative to its group centre; torch
-        families ignore them, networks whose class sets ``uses_offsets = True`` receive them.
+        Torch families: PtychoPINN's ``forward_predict`` on inputs already times the input scale.
+        Group-merging (TF) networks: the group's merged patch. ``offsets`` (B, C, 2) float32 are the
+        network offsets of each channel (PtychoPINN's ``coords_relative`` = group centre − position);
+        torch families ignore them.
         """
         with torch.inference_mode():
-            if getattr(self.network, "uses_offsets", False):
-                return self.network(x_scaled, offsets)
+            if self.merges_groups:
+                return self.network.display_patches(x_scaled, offsets)
             return self.network(x_scaled)
 
     def summary(self) -> dict:
