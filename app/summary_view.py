@@ -71,8 +71,6 @@ class SummaryView(QWidget):
             config = self._section("Configuration (resolved)", model.config, unverified)
             self._section("Configuration sources", model.summary()["config_sources"]).setExpanded(False)
             config.setExpanded(bool(unverified))
-            if model.config_origins:
-                self._section("Configuration sources", model.config_origins).setExpanded(False)
             if model.notes:
                 self._section("Checkpoint notes", {str(i + 1): note for i, note in enumerate(model.notes)})
         if dataset is not None:

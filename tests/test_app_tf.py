@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from app_harness import make_window, open_fixture, run_to_end, settings_path  # noqa: F401  (fixtures)
+from app_harness import open_fixture, run_to_end
 from tf_bundle_factory import build_tf_bundle
 
 from ptycho_gui.engine.run import InferenceRun

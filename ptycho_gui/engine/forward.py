@@ -5,7 +5,7 @@ No grouping, no normalization: ``inputs`` are the amplitudes the caller chose, m
 for TensorFlow). Outputs: ``patches`` (B, C', N, N) complex64, the per-channel object patches
 (torch: ``forward_predict``; TF: the layer named ``obj``), and for group-merging (TF) networks
 ``output`` (B, 1, N, N) complex64, the model's final output, raw (×1000 border included).
-TF32 is switched off on CUDA for the call, as 1e-4 parity needs (TF contract P2).
+TF32 is switched off (process-wide, as every engine run does), as 1e-4 parity needs (TF contract P2).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ptycho_gui.engine.device import resolve_device
+from ptycho_gui.engine.device import resolve_device, set_tf32
 
 
 def forward_arrays(
@@ -34,19 +34,15 @@ def forward_arrays(
     target = resolve_device(device)
     network = model.network.to(target)
     outputs: dict[str, list[np.ndarray]] = {}
-    previous_tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        with torch.inference_mode():
-            for start in range(0, count, batch_size):
-                stop = min(start + batch_size, count)
-                x = torch.from_numpy(inputs[start:stop]).to(target)
-                x = x * torch.from_numpy(scales[start:stop]).to(target)[:, None, None, None]
-                off = None if offsets is None else torch.from_numpy(offsets[start:stop]).to(target)
-                for key, value in _batch_outputs(model, network, x, off).items():
-                    outputs.setdefault(key, []).append(value.cpu().numpy().astype(np.complex64))
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = previous_tf32
+    set_tf32(False)
+    with torch.inference_mode():
+        for start in range(0, count, batch_size):
+            stop = min(start + batch_size, count)
+            x = torch.from_numpy(inputs[start:stop]).to(target)
+            x = x * torch.from_numpy(scales[start:stop]).to(target)[:, None, None, None]
+            off = None if offsets is None else torch.from_numpy(offsets[start:stop]).to(target)
+            for key, value in _batch_outputs(model, network, x, off).items():
+                outputs.setdefault(key, []).append(value.cpu().numpy().astype(np.complex64))
     return {key: np.concatenate(values) for key, values in outputs.items()}
 
 
