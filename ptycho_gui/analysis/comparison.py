@@ -6,7 +6,8 @@ Steps, over the *covered* pixels (stitch weight above half its maximum, and insi
 3. fit the global phase offset and linear ramp of angle(recon·conj(ref)) and remove them;
 4. amplitude RMSE, PSNR (data range of the reference), SSIM (scikit-image, 7×7), Pearson correlation;
    phase RMSE of the wrapped difference and Pearson correlation of the phases;
-5. FRC of the complex images (masked) with the half-bit threshold.
+5. FRC of the complex images with the half-bit threshold; each image less its masked mean, under the
+   mask smoothed by a Gaussian of ``FRC_TAPER_PX`` (a hard mask edge would be shared detail).
 
 Non-finite results (e.g. the correlation of a constant image) are None in JSON. PSNR of identical
 images is infinite; it is reported as ``PSNR_CAP_DB`` so the JSON stays strict.
@@ -19,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
 from ptycho_gui.analysis.frame import canvas_in_canvas_frame, object_in_canvas_frame
@@ -29,6 +31,8 @@ from ptycho_gui.types import Canvas
 
 COVERED_FRACTION = 0.5
 """A pixel is compared when its stitch weight exceeds this fraction of the maximum weight."""
+FRC_TAPER_PX = 3.0
+"""Gaussian width (px) of the taper applied to the mask edge before the FRC."""
 PSNR_CAP_DB = 1000.0
 """PSNR reported for a zero error (identical images): finite, far above any real comparison."""
 
@@ -147,6 +151,12 @@ def _ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: float) -> 
     return float(ssim_map[mask].mean())
 
 
+def _frc_inputs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images less their masked mean, under one tapered mask, so the mask edge adds no shared detail."""
+    taper = gaussian_filter(mask.astype(np.float32), FRC_TAPER_PX) * mask
+    return (a - a[mask].mean()) * taper, (b - b[mask].mean()) * taper
+
+
 def compare(
     reconstruction: np.ndarray,
     reference: np.ndarray,
@@ -196,7 +206,7 @@ def compare(
     psnr = PSNR_CAP_DB if rmse == 0 else min(PSNR_CAP_DB, 20 * math.log10(range_for_ssim / rmse))
     phase_diff = np.angle(aligned * np.conj(ref))
 
-    frc = fourier_ring_correlation(np.where(mask, aligned, 0), np.where(mask, ref, 0), pixel_size_m)
+    frc = fourier_ring_correlation(*_frc_inputs(aligned, ref, mask), pixel_size_m)
     return Comparison(
         shift_xy=shift_xy,
         pixels=int(mask.sum()),

@@ -15,6 +15,7 @@ from ptycho_gui import __version__
 from ptycho_gui.cli.common import EXIT_INVALID_INPUT, EXIT_RUNTIME, EXIT_USAGE, UsageError, one_line
 from ptycho_gui.cli.export import add_export_command
 from ptycho_gui.cli.info import add_info_command
+from ptycho_gui.cli.metrics import add_metrics_command
 from ptycho_gui.cli.run import add_run_command
 from ptycho_gui.errors import PtychoGuiError
 
@@ -22,6 +23,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_info_command,
     add_run_command,
     add_export_command,
+    add_metrics_command,
 )
 """Every sub-command, in the order ``--help`` lists them."""
 
