@@ -67,3 +67,18 @@ def test_metrics_refuses_a_truth_without_object(demo_run: Path, tmp_path: Path, 
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"not hdf5")
     assert main(["metrics", str(junk), "--truth", str(scan)]) == 3
+
+
+def test_export_diffraction_npz_per_batch(tmp_path: Path, capsys):
+    out = tmp_path / "export"
+    assert main(["export", "--demo", "-o", str(out), "--what", "diffraction", "--format", "npz", "--batches", "0,2",
+                 "--n-groups", "48", "--batch-size", "16"]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["diffraction_batch0000.npz", "diffraction_batch0002.npz"]
+    with np.load(out / "diffraction_batch0002.npz", allow_pickle=False) as data:
+        assert data["predicted"].dtype == np.float32 and data["predicted"].shape == (16, 1, 64, 64)
+        assert data["measured"].shape == data["predicted"].shape and data["measured"].dtype == np.float32
+        assert data["residual_nmse"].shape == (16, 1)
+        predicted, measured = data["predicted"].astype(np.float64), data["measured"].astype(np.float64)
+        nmse = ((predicted - measured) ** 2).sum(axis=(-2, -1)) / (measured**2).sum(axis=(-2, -1))
+        assert np.allclose(data["residual_nmse"], nmse, rtol=1e-4)
