@@ -48,7 +48,7 @@ def test_matches_ptychopinn_expected_forward(name: str):
     patches = data["x_real"] + 1j * data["x_imag"]
     probe = data["probe_real"] + 1j * data["probe_imag"]
     relative = data["positions"][:, :, 0, :].astype(np.float64)
-    gridsize = int(round(np.sqrt(patches.shape[1])))
+    gridsize = round(float(np.sqrt(patches.shape[1])))
     size = padded_size(64, gridsize) + config["max_position_jitter"]
     amplitude = predicted_amplitude(patches, probe * float(data["scale"].ravel()[0]), -relative,
                                     config["object_big"], size, config["training_patch_weighting"])

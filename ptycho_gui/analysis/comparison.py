@@ -169,8 +169,8 @@ def compare(
     ``weight`` is the reconstruction's stitch weight (None: every pixel counts); ``reference_weight`` the
     reference's (another reconstruction's weight, or a 0/1 validity map); both use the half-maximum rule.
     """
-    recon = np.asarray(reconstruction).astype(np.complex128)
-    ref = np.asarray(reference).astype(np.complex128)
+    recon = np.asarray(reconstruction).astype(np.complex64)
+    ref = np.asarray(reference).astype(np.complex64)
     if recon.shape != ref.shape or recon.ndim != 2:
         raise ValueError(f"reconstruction {recon.shape} and reference {ref.shape} must be one 2-D shape")
     recon_mask = np.isfinite(recon)
@@ -179,8 +179,8 @@ def compare(
     ref_mask = np.isfinite(ref)
     if reference_weight is not None:
         ref_mask &= covered_mask(reference_weight)
-    recon = np.where(recon_mask, recon, 0.0)
-    ref = np.where(ref_mask, ref, 0.0)
+    recon = np.where(recon_mask, recon, np.complex64(0))
+    ref = np.where(ref_mask, ref, np.complex64(0))
     if not (recon_mask & ref_mask).any():
         raise ValueError("the reconstruction and the reference share no covered pixel")
 
@@ -191,16 +191,16 @@ def compare(
         raise ValueError(f"no covered pixel left after registering by {shift_xy}")
 
     amp_moved, amp_ref = np.abs(moved), np.abs(ref)
-    a, b = amp_moved[mask], amp_ref[mask]
+    a, b = amp_moved[mask].astype(np.float64), amp_ref[mask].astype(np.float64)
     ref_energy = float(np.dot(b, b))
     scale = float(np.dot(a, b)) / ref_energy if ref_energy > 0 else float("nan")
     divisor = scale if math.isfinite(scale) and scale != 0 else 1.0
     plane = fit_phase_plane(moved, ref, mask)
-    aligned = moved / divisor * np.exp(-1j * plane.evaluate(moved.shape))
+    aligned = moved * (plane.phasor(moved.shape, -1.0) / np.float32(divisor))
 
     amp_aligned = np.abs(aligned)
     amp_diff = amp_aligned - amp_ref
-    rmse = math.sqrt(float(np.mean(amp_diff[mask] ** 2)))
+    rmse = math.sqrt(float(np.mean(amp_diff[mask].astype(np.float64) ** 2)))
     data_range = float(b.max() - b.min())
     range_for_ssim = data_range if data_range > 0 else 1.0
     psnr = PSNR_CAP_DB if rmse == 0 else min(PSNR_CAP_DB, 20 * math.log10(range_for_ssim / rmse))
@@ -215,13 +215,13 @@ def compare(
             rmse=rmse,
             psnr_db=psnr,
             ssim=_ssim(amp_aligned, amp_ref, mask, range_for_ssim),
-            corr=_pearson(amp_aligned[mask], b),
+            corr=_pearson(amp_aligned[mask].astype(np.float64), b),
         ),
         phase=PhaseMetrics(
             offset_rad=plane.offset,
             ramp_rad_per_px=(plane.ramp_x, plane.ramp_y),
-            rmse_rad=math.sqrt(float(np.mean(phase_diff[mask] ** 2))),
-            corr=_pearson(np.angle(aligned[mask]), np.angle(ref[mask])),
+            rmse_rad=math.sqrt(float(np.mean(phase_diff[mask].astype(np.float64) ** 2))),
+            corr=_pearson(np.angle(aligned[mask]).astype(np.float64), np.angle(ref[mask]).astype(np.float64)),
         ),
         frc=frc,
         mask=mask,

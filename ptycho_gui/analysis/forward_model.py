@@ -123,7 +123,7 @@ def object_patches_for_diffraction(
         raise ValueError("object_big merging needs the group positions")
     n = patches.shape[-1]
     relative = relative_offsets(positions)
-    size = size or padded_size(n, int(round(math.sqrt(patches.shape[1]))))
+    size = size or padded_size(n, round(math.sqrt(patches.shape[1])))
     return extract_channels(merge_channels(patches, relative, size, weighting, probe), relative, n)
 
 

@@ -24,11 +24,12 @@ class PhasePlane:
     ramp_x: float
     ramp_y: float
 
-    def evaluate(self, shape: tuple[int, int]) -> np.ndarray:
-        """The plane on an (H, W) grid."""
+    def phasor(self, shape: tuple[int, int], sign: float = 1.0) -> np.ndarray:
+        """exp(i·sign·plane) on an (H, W) grid as complex64, built from one row and one column."""
         h, w = shape
-        rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
-        return self.offset + self.ramp_x * (cols - w // 2) + self.ramp_y * (rows - h // 2)
+        column = np.exp(1j * sign * (self.offset + self.ramp_y * (np.arange(h) - h // 2)))
+        row = np.exp(1j * sign * self.ramp_x * (np.arange(w) - w // 2))
+        return np.outer(column.astype(np.complex64), row.astype(np.complex64))
 
 
 def wrap(phase: np.ndarray) -> np.ndarray:
@@ -50,24 +51,26 @@ def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlan
     """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|."""
     product = (a * np.conj(b)).astype(np.complex64)
     weight = np.abs(product)
-    z = product / np.where(weight > 0, weight, 1.0)
     if not mask.any() or not weight[mask].any():
         return PhasePlane(0.0, 0.0, 0.0)
+    z = product / np.where(weight > 0, weight, np.float32(1))
+    ramp_x, ramp_y = _gradient(z, mask, 1), _gradient(z, mask, 0)
+    tilt = PhasePlane(0.0, ramp_x, ramp_y).phasor(a.shape, -1.0)
+    offset = float(np.angle(np.sum((product * tilt)[mask], dtype=np.complex128)))
     h, w = a.shape
     rows, cols = np.nonzero(mask)
-    x = cols - w // 2
-    y = rows - h // 2
-    ramp_x, ramp_y = _gradient(z, mask, 1), _gradient(z, mask, 0)
-    offset = float(np.angle(np.sum(weight[mask] * z[mask] * np.exp(-1j * (ramp_x * x + ramp_y * y)))))
+    x = (cols - w // 2).astype(np.float32)
+    y = (rows - h // 2).astype(np.float32)
     d = np.angle(z[mask])
     wm = weight[mask]
-    x = x.astype(np.float64)
-    y = y.astype(np.float64)
-    columns = (np.ones_like(x), x, y)
-    normal = np.array([[np.dot(wm * u, v) for v in columns] for u in columns])
+    columns = (None, x, y)
+    weighted = (wm, wm * x, wm * y)
+    normal = np.array([[float(np.sum(wu if v is None else wu * v, dtype=np.float64)) for v in columns]
+                       for wu in weighted])
     params = np.array([offset, ramp_x, ramp_y])
     for _ in range(REFINEMENTS):
-        residual = wrap(d - (params[0] + params[1] * x + params[2] * y))
-        step = np.linalg.lstsq(normal, np.array([np.dot(wm * u, residual) for u in columns]), rcond=None)[0]
-        params = params + step
+        model = np.float32(params[0]) + np.float32(params[1]) * x + np.float32(params[2]) * y
+        residual = wrap(d - model).astype(np.float32)
+        rhs = np.array([float(np.dot(wu, residual)) for wu in weighted])
+        params = params + np.linalg.lstsq(normal, rhs, rcond=None)[0]
     return PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2]))

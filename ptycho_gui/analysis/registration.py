@@ -56,11 +56,11 @@ def apply_shift(image: np.ndarray, shift_xy: tuple[float, float]) -> np.ndarray:
         return np.array(image, copy=True)
     ix, iy = int(np.floor(shift_xy[0])), int(np.floor(shift_xy[1]))
     fx, fy = shift_xy[0] - ix, shift_xy[1] - iy
-    out = np.zeros_like(image, dtype=np.result_type(image.dtype, np.float64))
+    out = np.zeros_like(image, dtype=np.result_type(image.dtype, np.float32))
     for dy, wy in ((iy, 1.0 - fy), (iy + 1, fy)):
         for dx, wx in ((ix, 1.0 - fx), (ix + 1, fx)):
             if wy * wx > 0:
-                out += wy * wx * _integer_shift(image, dy, dx)
+                out += np.float32(wy * wx) * _integer_shift(image, dy, dx)
     return out
 
 
@@ -68,4 +68,4 @@ def shift_mask(mask: np.ndarray, shift_xy: tuple[float, float]) -> np.ndarray:
     """Pixels whose every bilinear source pixel was in ``mask`` after moving it by (x, y)."""
     if shift_xy == (0.0, 0.0):
         return mask.copy()
-    return apply_shift(mask.astype(np.float64), shift_xy) > 1.0 - 1e-9
+    return apply_shift(mask.astype(np.float32), shift_xy) > 1.0 - 1e-5
