@@ -6,8 +6,11 @@ Steps, over the *covered* pixels (stitch weight above half its maximum, and insi
 3. fit the global phase offset and linear ramp of angle(recon·conj(ref)) and remove them;
 4. amplitude RMSE, PSNR (data range of the reference), SSIM (scikit-image, 7×7), Pearson correlation;
    phase RMSE of the wrapped difference and Pearson correlation of the phases;
-5. FRC of the complex images with the half-bit threshold; each image less its masked mean, under the
+5. FRC of the complex images (over the bounding box) with the half-bit threshold; each image less its masked mean, under the
    mask smoothed by a Gaussian of ``FRC_TAPER_PX`` (a hard mask edge would be shared detail).
+
+All of it runs on the bounding box of the compared pixels (plus ``CROP_MARGIN_PX``); maps, masks and
+the phase plane are reported in the full (canvas) frame, the plane about its centre (W//2, H//2).
 
 Non-finite results (e.g. the correlation of a constant image) are None in JSON. PSNR of identical
 images is infinite; it is reported as ``PSNR_CAP_DB`` so the JSON stays strict.
@@ -25,12 +28,14 @@ from skimage.metrics import structural_similarity
 
 from ptycho_gui.analysis.frame import canvas_in_canvas_frame, object_in_canvas_frame
 from ptycho_gui.analysis.frc import FrcResult, fourier_ring_correlation
-from ptycho_gui.analysis.phase_alignment import PhasePlane, fit_phase_plane
+from ptycho_gui.analysis.phase_alignment import PhasePlane, fit_phase_plane, wrap
 from ptycho_gui.analysis.registration import apply_shift, register_shift, shift_mask
 from ptycho_gui.types import Canvas
 
 COVERED_FRACTION = 0.5
 """A pixel is compared when its stitch weight exceeds this fraction of the maximum weight."""
+CROP_MARGIN_PX = 16
+"""Work on the compared pixels' bounding box grown by this margin (registration shifts beyond it lose pixels)."""
 FRC_TAPER_PX = 3.0
 """Gaussian width (px) of the taper applied to the mask edge before the FRC."""
 PSNR_CAP_DB = 1000.0
@@ -151,6 +156,30 @@ def _ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: float) -> 
     return float(ssim_map[mask].mean())
 
 
+def _region(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``mask`` grown by ``margin`` pixels (clipped to the image)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
+            slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)))
+
+
+def _embed(values: np.ndarray, region: tuple[slice, slice], shape: tuple[int, int], fill) -> np.ndarray:
+    """``values`` of ``region`` placed in a full (H, W) array filled with ``fill`` elsewhere."""
+    out = np.full(shape, fill, dtype=values.dtype)
+    out[region] = values
+    return out
+
+
+def _plane_in_frame(plane: PhasePlane, region: tuple[slice, slice], crop: tuple[int, int],
+                    shape: tuple[int, int]) -> PhasePlane:
+    """A plane fitted about the crop's centre re-expressed about the full image's centre (W//2, H//2)."""
+    dx = shape[1] // 2 - region[1].start - crop[1] // 2
+    dy = shape[0] // 2 - region[0].start - crop[0] // 2
+    offset = plane.offset + plane.ramp_x * dx + plane.ramp_y * dy
+    return PhasePlane(float(wrap(offset)), plane.ramp_x, plane.ramp_y)
+
+
 def _frc_inputs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images less their masked mean, under one tapered mask, so the mask edge adds no shared detail."""
     taper = gaussian_filter(mask.astype(np.float32), FRC_TAPER_PX) * mask
@@ -183,6 +212,9 @@ def compare(
     ref = np.where(ref_mask, ref, np.complex64(0))
     if not (recon_mask & ref_mask).any():
         raise ValueError("the reconstruction and the reference share no covered pixel")
+    full_shape = recon.shape
+    region = _region(recon_mask & ref_mask, CROP_MARGIN_PX)
+    recon, ref, recon_mask, ref_mask = recon[region], ref[region], recon_mask[region], ref_mask[region]
 
     shift_xy = register_shift(recon, ref, recon_mask & ref_mask, ref_mask)
     moved = apply_shift(recon, shift_xy)
@@ -207,6 +239,7 @@ def compare(
     phase_diff = np.angle(aligned * np.conj(ref))
 
     frc = fourier_ring_correlation(*_frc_inputs(aligned, ref, mask), pixel_size_m)
+    plane = _plane_in_frame(plane, region, moved.shape, full_shape)
     return Comparison(
         shift_xy=shift_xy,
         pixels=int(mask.sum()),
@@ -224,11 +257,11 @@ def compare(
             corr=_pearson(np.angle(aligned[mask]).astype(np.float64), np.angle(ref[mask]).astype(np.float64)),
         ),
         frc=frc,
-        mask=mask,
-        aligned=aligned.astype(np.complex64),
-        reference=ref.astype(np.complex64),
-        amplitude_error=np.where(mask, amp_diff, np.nan).astype(np.float32),
-        phase_error=np.where(mask, phase_diff, np.nan).astype(np.float32),
+        mask=_embed(mask, region, full_shape, False),
+        aligned=_embed(aligned.astype(np.complex64), region, full_shape, 0),
+        reference=_embed(ref.astype(np.complex64), region, full_shape, 0),
+        amplitude_error=_embed(np.where(mask, amp_diff, np.nan).astype(np.float32), region, full_shape, np.nan),
+        phase_error=_embed(np.where(mask, phase_diff, np.nan).astype(np.float32), region, full_shape, np.nan),
         pixel_size_m=pixel_size_m,
     )
 
