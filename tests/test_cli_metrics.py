@@ -82,3 +82,11 @@ def test_export_diffraction_npz_per_batch(tmp_path: Path, capsys):
         predicted, measured = data["predicted"].astype(np.float64), data["measured"].astype(np.float64)
         nmse = ((predicted - measured) ** 2).sum(axis=(-2, -1)) / (measured**2).sum(axis=(-2, -1))
         assert np.allclose(data["residual_nmse"], nmse, rtol=1e-4)
+
+
+def test_metrics_refuses_an_hdf5_that_is_not_a_reconstruction(demo_run: Path, tmp_path: Path, capsys):
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as file:
+        file.create_dataset("canvas", data=np.zeros((4, 4), np.complex64))
+    assert main(["metrics", str(other), "--truth", str(demo_run)]) == 3
+    assert "missing" in capsys.readouterr().err

@@ -90,3 +90,18 @@ def test_demo_residual_of_the_right_pattern_is_below_a_neighbours():
     right = diffraction_residual(predicted, measured)
     wrong = diffraction_residual(predicted, neighbours, right.scale)
     assert np.median(right.nmse) < 0.5 * np.median(wrong.nmse)
+
+
+def test_physics_probe_prefers_the_checkpoints_then_the_datasets(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from ptycho_gui.errors import IncompatibleInputsError
+
+    config = SimpleNamespace(object_big=True)
+    dataset = SimpleNamespace(probe=np.ones((4, 4), np.complex64), path=tmp_path / "scan.npz")
+    stored = SimpleNamespace(probe=2 * np.ones((4, 4)), path=tmp_path / "a.zip", cnn_config=config, gridsize=2)
+    bare = SimpleNamespace(path=tmp_path / "b.zip", cnn_config=config, gridsize=2)
+    assert physics_model_for(stored, dataset).probe[0, 0] == 2
+    assert physics_model_for(bare, dataset).probe_source == "probeGuess of scan.npz"
+    with pytest.raises(IncompatibleInputsError, match="no probe"):
+        physics_model_for(bare, SimpleNamespace(probe=None, path=dataset.path))
