@@ -55,7 +55,8 @@ def _pad(image: np.ndarray, size: int) -> np.ndarray:
 
 def _translate_each(images: np.ndarray, shifts_xy: np.ndarray) -> np.ndarray:
     """(K, H, W) images each moved by its (x, y) shift (content to +t), bilinear, zero fill."""
-    return np.stack([apply_shift(image, (float(s[0]), float(s[1]))) for image, s in zip(images, shifts_xy)])
+    pairs = zip(images, shifts_xy, strict=True)
+    return np.stack([apply_shift(image, (float(s[0]), float(s[1]))) for image, s in pairs])
 
 
 def merge_channels(
