@@ -16,6 +16,7 @@ from ptycho_gui.cli.common import EXIT_INVALID_INPUT, EXIT_RUNTIME, EXIT_USAGE, 
 from ptycho_gui.cli.export import add_export_command
 from ptycho_gui.cli.forward import add_forward_command
 from ptycho_gui.cli.info import add_info_command
+from ptycho_gui.cli.metrics import add_metrics_command
 from ptycho_gui.cli.run import add_run_command
 from ptycho_gui.errors import PtychoGuiError
 
@@ -24,6 +25,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_run_command,
     add_export_command,
     add_forward_command,
+    add_metrics_command,
 )
 """Every sub-command, in the order ``--help`` lists them."""
 

@@ -149,6 +149,20 @@ def statistics_from_moments(
     )
 
 
+def per_batch_means(values: np.ndarray, batch_size: int) -> np.ndarray:
+    """(n_batches,) mean of the finite per-group values (G, ...) of each batch of ``batch_size`` groups; NaN if none."""
+    values = np.asarray(values, dtype=np.float64)
+    n_groups = values.shape[0]
+    flat = values.reshape(n_groups, -1)
+    n_batches = -(-n_groups // batch_size)
+    batch = np.arange(n_groups) // batch_size
+    finite = np.isfinite(flat)
+    total = np.bincount(batch, np.where(finite, flat, 0.0).sum(axis=1), n_batches)
+    count = np.bincount(batch, finite.sum(axis=1), n_batches)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
 def _summary(values: np.ndarray) -> dict[str, float]:
     """mean, population std, min, max (NumPy conventions, as PtychoPINN's stats.json)."""
     if values.size == 0:
