@@ -35,7 +35,7 @@ def time_compare(size: int, repeats: int) -> list[float]:
     amp = 1.0 + np.abs(gaussian_filter(rng.normal(size=(size, size)), 4)) * 10
     phase = gaussian_filter(rng.normal(size=(size, size)), 4) * 10
     truth = amp * np.exp(1j * phase)
-    rows, cols = np.mgrid[0:size, 0:size]
+    cols = np.mgrid[0:size, 0:size][1]
     recon = 1.7 * np.roll(truth, (2, -3), axis=(0, 1)) * np.exp(1j * (0.3 + 0.001 * cols))
     weight = np.zeros((size, size), dtype=np.float32)
     margin = size // 20
