@@ -2,7 +2,7 @@
 
 Scripted runs (``--run``, ``--screenshot``, ``--quit-when-done``, ``--ui-latency-report``) drive the
 same window a user sees, for smoke checks, documentation screenshots and latency measurements.
-Exit codes: 0 success; 2 usage error; 3 a file could not be opened; 4 the run failed.
+Exit codes: 0 success; 2 usage error, or Qt cannot start here (missing xcb libraries, no display); 3 a file could not be opened; 4 the run failed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from PySide6.QtWidgets import QApplication
 from ptycho_gui import __version__
 from ptycho_gui.app.latency import LatencyMonitor
 from ptycho_gui.app.main_window import APP_NAME, MainWindow
+from ptycho_gui.app.platform_check import platform_problem
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.app.session import default_num_threads
 from ptycho_gui.engine.device import DEVICE_HELP
 from ptycho_gui.types import RunSettings
 
-EXIT_OK, EXIT_INPUT, EXIT_RUN = 0, 3, 4
+EXIT_OK, EXIT_PLATFORM, EXIT_INPUT, EXIT_RUN = 0, 2, 3, 4
 SETTLE_MS = 300
 """Time given to the event loop to lay out and paint before a screenshot."""
 
@@ -143,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         build_parser().error("--batch-size must be at least 1")
+    problem = platform_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_PLATFORM
     configure_pyqtgraph()
     app = make_application()
     settings = QSettings(APP_NAME, APP_NAME)

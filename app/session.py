@@ -399,6 +399,7 @@ class Session(QObject):
         if state != self.state:
             self.state = state
             self.sigRunStateChanged.emit(state)
+            self._emit_progress()
 
     def _resume_clock(self) -> None:
         if self._active_since is None:
@@ -423,7 +424,7 @@ class Session(QObject):
             return
         self._ensure_worker()
         self._controller.request(index)
-        self.sigStatus.emit(f"computing batch {index + 1} of {self.n_batches}…")
+        self.sigStatus.emit(f"computing batch {index} (batches 0–{self.n_batches - 1})…")
 
     def step(self, delta: int) -> None:
         """Show the batch ``delta`` away from the current one."""
@@ -519,13 +520,13 @@ class Session(QObject):
         self.sigError.emit("Inference failed", message, details)
 
     def progress(self) -> Progress:
-        """Batches done, throughput (patterns/s over active run time) and estimated time left."""
+        """Batches done, throughput (patterns/s over active run time) and time left (only while running)."""
         elapsed = self._active_seconds
         if self._active_since is not None:
             elapsed += time.perf_counter() - self._active_since
         rate = self._patterns_this_run / elapsed if elapsed > 0 and self._patterns_this_run else None
         left = None
-        if rate and self.run is not None:
+        if rate and self.run is not None and self.state == "running":
             left = (self.run.n_groups - self._groups_done) * self.run.groups.shape[1] / rate
         return Progress(len(self.done), self.n_batches, rate, left)
 

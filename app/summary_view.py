@@ -58,6 +58,7 @@ class SummaryView(QWidget):
             unverified = set(model.unverified)
             self._section("Checkpoint", {
                 "file": model.path.name,
+                "identity": model.identity(),
                 "format": model.format,
                 "architecture": model.architecture,
                 "N": model.N,

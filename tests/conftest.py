@@ -1,4 +1,4 @@
-"""Shared test setup: offscreen Qt, one torch thread, and the paths of the shared fixtures."""
+"""Shared test setup: Qt on a real X server (pytest-xvfb) or offscreen, and the paths of the shared fixtures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """GUI tests use the X server pytest-xvfb started (xcb); offscreen only where xcb cannot start here."""
+    from ptycho_gui.app.platform_check import platform_problem
+
+    if platform_problem() is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"

@@ -83,6 +83,12 @@ class LoadedModel:
     training_neighbors: int | None
     network: PtychoPinnCnn = field(repr=False)
 
+    def identity(self) -> str:
+        """'gs2/wts.h5.zip · sha256 4e8b0805 · cnn': enough to tell same-named checkpoints apart."""
+        folder = self.path.parent.name
+        name = f"{folder}/{self.path.name}" if folder else self.path.name
+        return f"{name} · sha256 {self.sha256[:8]} · {self.architecture}"
+
     def summary(self) -> dict:
         """Everything but the network, as JSON-able data (for ``ptycho-inspect info`` and the GUI)."""
         state = self.network.state_dict()
