@@ -11,6 +11,8 @@ from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
+from ptycho_gui.render.colormaps import lookup_table
+
 TITLE_SIZE = "10pt"
 SELECTION_COLOR = "#ff2d2d"
 """The selected patch, in every view."""
@@ -30,12 +32,13 @@ def fix_left_axis(plot: pg.PlotItem, labelled: bool = False) -> None:
 
 @cache
 def colormap(name: str) -> pg.ColorMap:
-    """The pyqtgraph ColorMap behind a name of ``display.COLORMAPS``."""
-    if name == "gray":
-        return pg.colormap.get("CET-L1")
-    if name == "twilight":
-        return pg.colormap.get("twilight", source="matplotlib")
-    return pg.colormap.get(name)
+    """The pyqtgraph ColorMap of a name of ``display.COLORMAPS``, built from the table the exports use.
+
+    One source (matplotlib's 256-entry tables via ``render.colormaps.lookup_table``) makes screen
+    colours equal exported colours.
+    """
+    table = lookup_table(name)
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table, name=name)
 
 
 def configure_pyqtgraph() -> None:
@@ -99,11 +102,14 @@ class ImagePlot:
         """Draw a NaN-free float image with explicit levels, optionally placed at ``rect`` (x, y, w, h)."""
         self.image.setImage(image, autoLevels=False, levels=levels)
         self.colorbar.setLevels(levels)
+        self.colorbar.setVisible(True)
         if rect is not None:
             self.image.setRect(QRectF(*rect))
 
     def clear(self) -> None:
+        """Empty the plot; the colour bar goes too, so no stale range is left beside nothing."""
         self.image.clear()
+        self.colorbar.setVisible(False)
 
 
 def install_export_action(widget: pg.PlotWidget, callback: Callable[[], None]) -> QAction:

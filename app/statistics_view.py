@@ -37,6 +37,13 @@ def legend_html() -> str:
     return '<span style="font-size:8pt">' + " &nbsp; ".join(entries) + "</span>"
 
 
+def consecutive(done: np.ndarray) -> np.ndarray:
+    """pyqtgraph 'connect' flags: a line joins two computed batches only when no batch lies between them."""
+    flags = np.zeros(len(done), dtype=bool)
+    flags[:-1] = np.diff(done) == 1
+    return flags
+
+
 class StatisticsView(QWidget):
     """Curves over batch index; clicking a point shows that batch; a histogram of the shown batch."""
 
@@ -58,7 +65,8 @@ class StatisticsView(QWidget):
             plot.getViewBox().disableAutoRange()
             fix_left_axis(plot)
             for name, label, color in curves:
-                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5))
+                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5), symbol="o",
+                                              symbolSize=3, symbolPen=None, symbolBrush=color)
             marker_pen = pg.mkPen("#ff2d2d", width=1, style=Qt.PenStyle.DashLine)
             marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
             marker.setVisible(False)
@@ -112,13 +120,16 @@ class StatisticsView(QWidget):
         if history is None:
             for curve in self.curves.values():
                 curve.setData([], [])
+            for plot in self.plots:
+                plot.setYRange(0.0, 1.0, padding=0.08)
             return
         arrays = history.as_arrays()
         done = np.flatnonzero(history.recorded)
+        connect = consecutive(done)
         for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
-                self.curves[name].setData(done, y)
+                self.curves[name].setData(done, y, connect=connect)
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:
@@ -137,6 +148,7 @@ class StatisticsView(QWidget):
                 marker.setValue(batch.index)
         if batch is None:
             self.histogram.setData([0, 1], [0])
+            self.histogram_plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.04)
             return
         counts, edges = np.histogram(np.abs(batch.patches), bins=HISTOGRAM_BINS)
         self.histogram.setData(edges, counts)

@@ -64,3 +64,71 @@ def test_checkpoint_identity_in_title_summary_and_recent_files(qtbot, make_windo
     labels = [action.text() for action in window.recent_menu.actions()]
     assert identity in labels
     assert f"{dataset_path.parent.name}/{dataset_path.name}" in labels
+
+
+def test_screen_colormaps_are_the_export_tables():
+    import numpy as np
+
+    from ptycho_gui.app.display import COLORMAPS
+    from ptycho_gui.app.plot_helpers import colormap
+    from ptycho_gui.render.colormaps import lookup_table
+
+    for name in COLORMAPS:
+        screen = colormap(name).getLookupTable(0.0, 1.0, 256, alpha=False)
+        assert np.abs(screen.astype(int) - lookup_table(name).astype(int)).max() <= 1, name
+
+
+def test_offsets_table_shows_whole_numbers_and_every_column_at_the_default_size(qtbot, make_window, bundle_path,
+                                                                               dataset_path):
+    from ptycho_gui.app.offsets_view import TABLE_COLUMNS, widest_cells
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    view = window.views["offsets"]
+    table, metrics = view.table, view.table.fontMetrics()
+    view.fit_columns(widest_cells(123_456, 4, 1_234_567, window.session.run.positions * 100))
+    assert table.columnWidth(0) > metrics.horizontalAdvance("123455")
+    assert table.columnWidth(2) > metrics.horizontalAdvance("1234566")
+    window.session.replan()
+    qtbot.wait(50)
+    total = sum(table.columnWidth(c) for c in range(len(TABLE_COLUMNS) - 1))
+    assert total + metrics.horizontalAdvance("y") < table.viewport().width(), "a column is cut off"
+
+
+def test_cleared_results_leave_no_colour_bar_or_scaled_ticks(qtbot, make_window, bundle_path, dataset_path):
+    from app_harness import run_to_end, settle
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    run_to_end(qtbot, window)
+    for name in ("patches", "canvas"):
+        assert window.views[name].plot.colorbar.isVisible()
+    window.session.set_batch_size(16)
+    settle(qtbot, window)
+    for name in ("patches", "canvas"):
+        assert not window.views[name].plot.colorbar.isVisible(), name
+    stats = window.views["statistics"]
+    for plot in (*stats.plots, stats.histogram_plot):
+        low, high = plot.getViewBox().viewRange()[1]
+        assert -0.5 < low and high < 1.5
+        assert plot.getAxis("left").autoSIPrefixScale == 1.0
+
+
+def test_statistics_curves_join_only_neighbouring_computed_batches(qtbot, make_window, bundle_path, dataset_path):
+    import numpy as np
+
+    from ptycho_gui.app.statistics_view import consecutive
+
+    assert consecutive(np.array([0, 1, 2, 5, 6, 9])).tolist() == [True, True, False, True, False, False]
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    session = window.session
+    session.go_to(0)
+    qtbot.waitUntil(lambda: 0 in session.done, timeout=RUN_TIMEOUT_MS)
+    session.go_to(3)
+    qtbot.waitUntil(lambda: 3 in session.done, timeout=RUN_TIMEOUT_MS)
+    window.session.redraws.flush()
+    curve = window.views["statistics"].curves["global_mean"]
+    x, _ = curve.getData()
+    assert x.tolist() == [0, 3]
+    assert not np.any(curve.curve.opts["connect"][:-1]), "a line is drawn across batches 1 and 2"
