@@ -132,3 +132,41 @@ def test_statistics_curves_join_only_neighbouring_computed_batches(qtbot, make_w
     x, _ = curve.getData()
     assert x.tolist() == [0, 3]
     assert not np.any(curve.curve.opts["connect"][:-1]), "a line is drawn across batches 1 and 2"
+
+
+def _spans(window) -> dict[str, float]:
+    """Width of the data shown by each image view (object or patch pixels)."""
+    spans = {}
+    for name in ("patches", "canvas", "ground_truth"):
+        (x0, x1), _ = window.views[name].plot.view.viewRange()
+        spans[name] = x1 - x0
+    return spans
+
+
+def test_reset_layout_floating_and_resizing_keep_each_images_zoom(qtbot, make_window, bundle_path, dataset_path):
+    from app_harness import run_to_end, settle
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    run_to_end(qtbot, window)
+    qtbot.wait(200)
+    before = _spans(window)
+    assert all(0 < span < 2000 for span in before.values()), before
+
+    def check(what: str) -> None:
+        settle(qtbot, window)
+        qtbot.wait(300)
+        after = _spans(window)
+        for name, span in after.items():
+            assert span < 4 * before[name], f"{name} zoomed out after {what}: {before[name]:.0f} -> {span:.0f} px"
+
+    window.reset_layout()
+    check("Reset layout")
+    window.docks["canvas"].setFloating(True)
+    check("floating the canvas")
+    window.docks["canvas"].setFloating(False)
+    check("docking the canvas again")
+    window.resize(900, 600)
+    check("shrinking the window")
+    window.resize(1600, 1000)
+    check("growing the window")
