@@ -170,3 +170,27 @@ def test_reset_layout_floating_and_resizing_keep_each_images_zoom(qtbot, make_wi
     check("shrinking the window")
     window.resize(1600, 1000)
     check("growing the window")
+
+
+def test_export_draws_each_view_with_its_own_levels(qtbot, make_window, bundle_path, dataset_path):
+    from app_harness import run_to_end
+    from test_app_export import close, open_dialog
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    run_to_end(qtbot, window)
+    session = window.session
+    session.set_canvas_levels((0.25, 0.75))
+    session.set_patch_levels((0.1, 0.4))
+    dialog = open_dialog(window, None)
+    for item in ("patches", "canvas"):
+        dialog.item_boxes[item].setChecked(True)
+    request = dialog.request()
+    assert request.style.levels == (0.1, 0.4)
+    assert request.canvas_style.levels == (0.25, 0.75), "Ctrl+E must draw the canvas with the canvas's levels"
+    close(dialog)
+    dialog = open_dialog(window, "canvas")
+    dialog.item_boxes["patches"].setChecked(True)
+    request = dialog.request()
+    assert request.style.levels == (0.1, 0.4) and request.canvas_style.levels == (0.25, 0.75)
+    close(dialog)
