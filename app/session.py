@@ -231,6 +231,8 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.truth_levels: tuple[float, float] | None = None
+        """The ground truth's fixed levels (None: automatic)."""
         self.redraws = RedrawQueue(self)
         """Views queue their redraws here so each is painted in its own event-loop turn."""
         self._cache = _BatchCache()
@@ -619,6 +621,7 @@ class Session(QObject):
             self.canvas_display.quantity = quantity
             self.canvas_display.levels = None
             self.canvas_display.levels_mode = "auto"
+            self.truth_levels = None
             self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_colormap(self, name: str) -> None:
@@ -630,6 +633,11 @@ class Session(QObject):
         """Lock the canvas levels (None returns to automatic levels)."""
         self.canvas_display.levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.canvas_display.levels_mode = "auto" if levels is None else "locked"
+        self.sigDisplayChanged.emit("canvas")
+
+    def set_truth_levels(self, levels: tuple[float, float] | None) -> None:
+        """Fix the ground truth's levels (None returns to automatic levels)."""
+        self.truth_levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_overlay(self, name: str, show: bool) -> None:
@@ -691,7 +699,8 @@ class Session(QObject):
         quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
         image = quantity_of(self.dataset.object_guess, quantity)
         h, w = image.shape
-        return ObjectImage(image, auto_levels(image, quantity), (-0.5, -0.5, float(w), float(h)), quantity)
+        levels = self.truth_levels or auto_levels(image, quantity)
+        return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
 
 
 def _process_rss() -> int | None:

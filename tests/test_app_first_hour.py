@@ -194,3 +194,34 @@ def test_export_draws_each_view_with_its_own_levels(qtbot, make_window, bundle_p
     request = dialog.request()
     assert request.style.levels == (0.1, 0.4) and request.canvas_style.levels == (0.25, 0.75)
     close(dialog)
+
+
+def test_every_image_view_has_typed_levels_and_a_way_back_to_auto(qtbot, make_window, bundle_path, dataset_path):
+    from app_harness import run_to_end, settle
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    run_to_end(qtbot, window)
+    session = window.session
+    controls = {"patches": window.views["patches"].typed_levels, "canvas": window.views["canvas"].levels,
+                "ground_truth": window.views["ground_truth"].levels}
+    for name, control in controls.items():
+        plot = window.views[name].plot
+        auto = tuple(plot.image.levels)
+        assert control.auto.isChecked(), name
+        control.low.setValue(0.3)
+        control.high.setValue(0.6)
+        control.high.editingFinished.emit()
+        settle(qtbot, window)
+        assert tuple(plot.image.levels) == (0.3, 0.6), name
+        assert not control.auto.isChecked(), name
+        plot.colorbar.setLevels((0.2, 0.7))
+        plot.colorbar.sigLevelsChangeFinished.emit(plot.colorbar)
+        settle(qtbot, window)
+        assert tuple(plot.image.levels) == (0.2, 0.7), f"{name}: a colour-bar drag sets the levels"
+        assert (control.low.value(), control.high.value()) == (0.2, 0.7)
+        control.auto.click()
+        settle(qtbot, window)
+        assert control.auto.isChecked(), name
+        assert tuple(plot.image.levels) == auto, f"{name}: Auto brings back the automatic levels"
+    assert session.truth_levels is None and session.canvas_display.levels_mode == "auto"
