@@ -27,7 +27,7 @@ TABLE_TIPS = ("group (index in the run's group table)", "channel within the grou
               "scan position x (object pixels)", "scan position y (object pixels)")
 
 
-CELL_PADDING = 14
+CELL_PADDING = 10
 """Pixels beside a cell's text (margins and grid line)."""
 
 
@@ -176,7 +176,8 @@ class OffsetsView(QWidget):
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
             extent = size.width() if wide else size.height()
-            self.splitter.setSizes([int(extent * 0.5), int(extent * 0.5)])
+            plot_share = 0.42 if wide else 0.5
+            self.splitter.setSizes([int(extent * plot_share), int(extent * (1 - plot_share))])
 
     @Slot()
     def _on_plan_changed(self) -> None:

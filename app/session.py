@@ -278,9 +278,18 @@ class Session(QObject):
         """Change the compute device (re-plans: every result is cleared). Refused while running."""
         self._change_plan_settings(device=device)
 
+    def set_plan_options(self, **changes: object) -> None:
+        """Change how groups are formed and inputs normalized, as the CLI's options do (re-plans).
+
+        Accepts RunSettings fields: ``neighbors`` (None: the checkpoint's K), ``seed``, ``groups_file``
+        (None: neighbour grouping), ``normalization`` ('auto', 'bridge', 'mmap' or a number as text),
+        ``n_groups``. Refused while running; a setting the files cannot use is undone and raised.
+        """
+        self._change_plan_settings(**changes)
+
     def _change_plan_settings(self, **changes: object) -> None:
         if self.state in ("running", "paused"):
-            raise RuntimeError("stop the run before changing the batch size or device")
+            raise RuntimeError("stop the run before changing the run settings")
         new = dataclasses.replace(self.settings, **changes)
         if new == self.settings:
             return

@@ -225,3 +225,33 @@ def test_every_image_view_has_typed_levels_and_a_way_back_to_auto(qtbot, make_wi
         assert control.auto.isChecked(), name
         assert tuple(plot.image.levels) == auto, f"{name}: Auto brings back the automatic levels"
     assert session.truth_levels is None and session.canvas_display.levels_mode == "auto"
+
+
+def test_the_run_dock_sets_neighbours_seed_groups_file_and_normalization_like_the_cli(
+        qtbot, make_window, bundle_path, dataset_path, tmp_path):
+    import numpy as np
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    session, dock = window.session, window.views["run"]
+    dock.neighbors.setValue(7)
+    dock.neighbors.editingFinished.emit()
+    assert session.settings.neighbors == 7 and session.run.neighbors == 7
+    groups_before = session.run.groups.copy()
+    dock.seed.setValue(5)
+    dock.seed.editingFinished.emit()
+    assert session.settings.seed == 5
+    assert not np.array_equal(session.run.groups, groups_before), "the seed draws other groups"
+    dock.normalization.setCurrentText("mmap")
+    dock.normalization.lineEdit().editingFinished.emit()
+    assert session.settings.normalization == "mmap" and "mmap" in session.run.normalization_description
+    groups = np.arange(4 * session.model.C).reshape(4, session.model.C) % len(session.dataset.xcoords)
+    np.save(tmp_path / "groups.npy", groups)
+    dock.groups_file.setText(str(tmp_path / "groups.npy"))
+    dock.groups_file.editingFinished.emit()
+    assert session.settings.groups_file == str(tmp_path / "groups.npy")
+    assert np.array_equal(session.run.groups, groups)
+    dock.neighbors.setValue(0)
+    dock.groups_file.setText("")
+    dock.groups_file.editingFinished.emit()
+    assert session.settings.neighbors is None and session.settings.groups_file is None
