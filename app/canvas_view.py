@@ -336,6 +336,7 @@ class GroundTruthView(QueuedRedraw, QWidget):
         layout.addWidget(self.message)
         title_row = QHBoxLayout()
         title_row.setContentsMargins(0, 0, 0, 0)
+        self.plot.header.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         title_row.addWidget(self.plot.header, 1)
         title_row.addWidget(self.levels)
         layout.addLayout(title_row)

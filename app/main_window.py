@@ -26,6 +26,8 @@ from ptycho_gui.types import RunSettings
 APP_NAME = "ptycho-gui"
 LAYOUT_VERSION = 1
 DEFAULT_SIZE = (1600, 1000)
+MIN_BOTTOM_HEIGHT = 250
+"""Height of the Statistics/Offsets row in the default layout, at least (1366×768 screens included)."""
 MAX_RECENT = 10
 STATUS_REFRESH_MS = 2000
 EXPORT_MODULE = "ptycho_gui.app.export_dialog"
@@ -407,14 +409,22 @@ class MainWindow(QMainWindow):
         self._default_sizes_pending = not self.isVisible()
 
     def _size_default_docks(self) -> None:
+        """Dock sizes of the default layout, in proportion to the window (designed at 1600×1000).
+
+        The bottom row never gets less than ``MIN_BOTTOM_HEIGHT``, so the statistics stay readable on a
+        1366×768 screen.
+        """
         docks = self.docks
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.resizeDocks([docks["run"]], [320], horizontal)
-        self.resizeDocks([docks["patches"], docks["canvas"]], [560, 720], horizontal)
-        self.resizeDocks([docks["canvas"], docks["ground_truth"]], [360, 300], vertical)
-        self.resizeDocks([docks["statistics"], docks["offsets"]], [700, 570], horizontal)
-        self.resizeDocks([docks["run"], docks["summary"]], [300, 640], vertical)
-        self.resizeDocks([docks["patches"], docks["statistics"]], [670, 270], vertical)
+        sx, sy = self.width() / DEFAULT_SIZE[0], self.height() / DEFAULT_SIZE[1]
+        bottom = max(MIN_BOTTOM_HEIGHT, round(270 * sy))
+        self.resizeDocks([docks["run"]], [round(320 * sx)], horizontal)
+        self.resizeDocks([docks["patches"], docks["canvas"]], [round(560 * sx), round(720 * sx)], horizontal)
+        upper = round(940 * sy) - bottom
+        self.resizeDocks([docks["canvas"], docks["ground_truth"]], [round(upper * 0.55), round(upper * 0.45)], vertical)
+        self.resizeDocks([docks["statistics"], docks["offsets"]], [round(700 * sx), round(570 * sx)], horizontal)
+        self.resizeDocks([docks["run"], docks["summary"]], [round(300 * sy), round(640 * sy)], vertical)
+        self.resizeDocks([docks["patches"], docks["statistics"]], [upper, bottom], vertical)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Dock sizes only take once the window is laid out: apply the default ones after the first show."""

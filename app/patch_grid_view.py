@@ -71,6 +71,7 @@ class PatchGridView(QueuedRedraw, QWidget):
         layout.addLayout(controls)
         title_row = QHBoxLayout()
         title_row.setContentsMargins(0, 0, 0, 0)
+        self.plot.header.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         title_row.addWidget(self.plot.header, 1)
         title_row.addWidget(self.typed_levels)
         layout.addLayout(title_row)

@@ -28,6 +28,8 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
+MIN_PLOT_HEIGHT = 150
+"""The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 
 
 def legend_html() -> str:
@@ -96,6 +98,7 @@ class StatisticsView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.widget, 1)
         layout.addWidget(self.legend)
+        self.widget.setMinimumHeight(MIN_PLOT_HEIGHT)
 
         self.widget.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         session.sigPlanChanged.connect(self._on_plan_changed)

@@ -255,3 +255,29 @@ def test_the_run_dock_sets_neighbours_seed_groups_file_and_normalization_like_th
     dock.groups_file.setText("")
     dock.groups_file.editingFinished.emit()
     assert session.settings.neighbors is None and session.settings.groups_file is None
+
+
+def test_statistics_are_usable_in_a_1366x768_window(qtbot, settings_path, bundle_path, dataset_path):
+    from PySide6.QtCore import QSettings
+
+    from app_harness import TEST_SETTINGS, run_to_end
+    from ptycho_gui.app.main_window import MainWindow
+    from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat), TEST_SETTINGS)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        open_fixture(window, bundle_path, dataset_path)
+        run_to_end(qtbot, window)
+        qtbot.wait(200)
+        stats = window.views["statistics"]
+        for plot in (*stats.plots, stats.histogram_plot):
+            box = plot.getViewBox()
+            assert box.height() >= 60 and box.width() >= 60, (box.width(), box.height())
+    finally:
+        assert window.session.shutdown(30_000)
+        window.close()
