@@ -1,4 +1,5 @@
 """The rough edges of a scientist's first hour with the app (issue 11), each checked as the user meets it."""
+# ruff: noqa: F811  (pytest fixtures imported from app_harness are parameters of the tests)
 
 from __future__ import annotations
 
