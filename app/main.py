@@ -2,7 +2,7 @@
 
 Scripted runs (``--run``, ``--screenshot``, ``--quit-when-done``, ``--ui-latency-report``) drive the
 same window a user sees, for smoke checks, documentation screenshots and latency measurements.
-Exit codes: 0 success; 2 usage error; 3 a file could not be opened; 4 the run failed.
+Exit codes: 0 success; 2 usage error, or Qt cannot start here (missing xcb libraries, no display); 3 a file could not be opened; 4 the run failed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from PySide6.QtWidgets import QApplication
 from ptycho_gui import __version__
 from ptycho_gui.app.latency import LatencyMonitor
 from ptycho_gui.app.main_window import APP_NAME, MainWindow
+from ptycho_gui.app.platform_check import platform_problem
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.app.session import default_num_threads
 from ptycho_gui.engine.device import DEVICE_HELP
 from ptycho_gui.types import RunSettings
 
-EXIT_OK, EXIT_INPUT, EXIT_RUN = 0, 3, 4
+EXIT_OK, EXIT_PLATFORM, EXIT_INPUT, EXIT_RUN = 0, 2, 3, 4
 SETTLE_MS = 300
 """Time given to the event loop to lay out and paint before a screenshot."""
 
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"groups per forward pass (default {RunSettings.batch_size})")
     parser.add_argument("--threads", type=int, default=None, metavar="T",
                         help="torch threads for CPU runs (default: all cores but one, left to the GUI)")
+    parser.add_argument("--neighbors", type=int, default=None, metavar="K",
+                        help="K nearest neighbours a group is drawn from (default: the checkpoint's, else 4)")
+    parser.add_argument("--seed", type=int, default=RunSettings.seed, help="grouping random seed (default 0)")
+    parser.add_argument("--groups", default=None, metavar="FILE.npy",
+                        help="dataset row indices (groups, C) to use instead of neighbour grouping")
+    parser.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
+                        help="input normalization (default auto: the checkpoint's convention)")
     parser.add_argument("--fresh", action="store_true", help="start with the default layout, not the saved one")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -143,13 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         build_parser().error("--batch-size must be at least 1")
+    if args.neighbors is not None and args.neighbors < 1:
+        build_parser().error("--neighbors must be at least 1")
+    problem = platform_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_PLATFORM
     configure_pyqtgraph()
     app = make_application()
     settings = QSettings(APP_NAME, APP_NAME)
     if args.fresh:
         settings.remove("layout")
     run_settings = RunSettings(device=args.device, batch_size=args.batch_size,
-                               num_threads=args.threads or default_num_threads())
+                               num_threads=args.threads or default_num_threads(), neighbors=args.neighbors,
+                               seed=args.seed, groups_file=args.groups, normalization=args.normalization)
     window = MainWindow(settings, run_settings)
     script = ScriptedRun(window, args)
     window.show()

@@ -232,6 +232,8 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.truth_levels: tuple[float, float] | None = None
+        """The ground truth's fixed levels (None: automatic)."""
         self.redraws = RedrawQueue(self)
         """Views queue their redraws here so each is painted in its own event-loop turn."""
         self._cache = _BatchCache()
@@ -277,9 +279,18 @@ class Session(QObject):
         """Change the compute device (re-plans: every result is cleared). Refused while running."""
         self._change_plan_settings(device=device)
 
+    def set_plan_options(self, **changes: object) -> None:
+        """Change how groups are formed and inputs normalized, as the CLI's options do (re-plans).
+
+        Accepts RunSettings fields: ``neighbors`` (None: the checkpoint's K), ``seed``, ``groups_file``
+        (None: neighbour grouping), ``normalization`` ('auto', 'bridge', 'mmap' or a number as text),
+        ``n_groups``. Refused while running; a setting the files cannot use is undone and raised.
+        """
+        self._change_plan_settings(**changes)
+
     def _change_plan_settings(self, **changes: object) -> None:
         if self.state in ("running", "paused"):
-            raise RuntimeError("stop the run before changing the batch size or device")
+            raise RuntimeError("stop the run before changing the run settings")
         new = dataclasses.replace(self.settings, **changes)
         if new == self.settings:
             return
@@ -400,6 +411,7 @@ class Session(QObject):
         if state != self.state:
             self.state = state
             self.sigRunStateChanged.emit(state)
+            self._emit_progress()
 
     def _resume_clock(self) -> None:
         if self._active_since is None:
@@ -424,7 +436,7 @@ class Session(QObject):
             return
         self._ensure_worker()
         self._controller.request(index)
-        self.sigStatus.emit(f"computing batch {index + 1} of {self.n_batches}…")
+        self.sigStatus.emit(f"computing batch {index} (batches 0–{self.n_batches - 1})…")
 
     def step(self, delta: int) -> None:
         """Show the batch ``delta`` away from the current one."""
@@ -520,13 +532,13 @@ class Session(QObject):
         self.sigError.emit("Inference failed", message, details)
 
     def progress(self) -> Progress:
-        """Batches done, throughput (patterns/s over active run time) and estimated time left."""
+        """Batches done, throughput (patterns/s over active run time) and time left (only while running)."""
         elapsed = self._active_seconds
         if self._active_since is not None:
             elapsed += time.perf_counter() - self._active_since
         rate = self._patterns_this_run / elapsed if elapsed > 0 and self._patterns_this_run else None
         left = None
-        if rate and self.run is not None:
+        if rate and self.run is not None and self.state == "running":
             left = (self.run.n_groups - self._groups_done) * self.run.groups.shape[1] / rate
         return Progress(len(self.done), self.n_batches, rate, left)
 
@@ -619,6 +631,7 @@ class Session(QObject):
             self.canvas_display.quantity = quantity
             self.canvas_display.levels = None
             self.canvas_display.levels_mode = "auto"
+            self.truth_levels = None
             self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_colormap(self, name: str) -> None:
@@ -630,6 +643,11 @@ class Session(QObject):
         """Lock the canvas levels (None returns to automatic levels)."""
         self.canvas_display.levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.canvas_display.levels_mode = "auto" if levels is None else "locked"
+        self.sigDisplayChanged.emit("canvas")
+
+    def set_truth_levels(self, levels: tuple[float, float] | None) -> None:
+        """Fix the ground truth's levels (None returns to automatic levels)."""
+        self.truth_levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_overlay(self, name: str, show: bool) -> None:
@@ -691,7 +709,8 @@ class Session(QObject):
         quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
         image = quantity_of(self.dataset.object_guess, quantity)
         h, w = image.shape
-        return ObjectImage(image, auto_levels(image, quantity), (-0.5, -0.5, float(w), float(h)), quantity)
+        levels = self.truth_levels or auto_levels(image, quantity)
+        return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
 
 
 def _process_rss() -> int | None:

@@ -1,4 +1,5 @@
-"""Shared test setup: offscreen Qt, small generated PtychoPINN-format files, the shared parity fixtures.
+"""Shared test setup: Qt on a real X server (pytest-xvfb; offscreen where xcb cannot start), small generated
+PtychoPINN-format files, the shared parity fixtures.
 
 Every engine, CLI and GUI test runs on files generated here in a few seconds (``generated_files.py``):
 ``bundle_path``, ``ckpt_path`` and ``dataset_path``. Only the PtychoPINN-parity tests use the real
@@ -14,7 +15,15 @@ from pathlib import Path
 import pytest
 from generated_files import GeneratedFiles, write_generated_files
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """GUI tests use the X server pytest-xvfb started (xcb); offscreen only where xcb cannot start here."""
+    from ptycho_gui.app.platform_check import platform_problem
+
+    if platform_problem() is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"

@@ -18,7 +18,7 @@ from ptycho_gui.types import RunSettings
 
 def test_no_files_opens_the_demo_and_the_scripted_run_writes_a_screenshot(tmp_path: Path):
     shot = tmp_path / "demo.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
     done = subprocess.run([sys.executable, "-m", "ptycho_gui.app", "--run", "--screenshot", str(shot),
                            "--quit-when-done", "--threads", "1"], capture_output=True, text=True, timeout=300,
                           env=env)

@@ -170,7 +170,7 @@ def test_the_dialog_starts_from_the_views_quantity_colormap_and_levels(make_wind
     close(dialog)
     session.set_canvas_levels((1.5, 2.5))
     dialog = open_dialog(window, "canvas")
-    style = dialog.request().style
+    style = dialog.request().canvas_style
     assert dialog.item_boxes["canvas"].isChecked() and style.levels == (1.5, 2.5) and not style.per_tile
     dialog.levels_mode.setCurrentText("fixed")
     dialog.level_lo.setValue(3.0)

@@ -118,8 +118,9 @@ def render_canvas(request: ExportRequest, sources: ExportSources) -> RenderedFig
     canvas = sources.canvas
     done = int(np.isfinite(sources.stats["global_mean"]).sum()) if sources.stats else None
     stitched = f" · {done} of {sources.n_batches} batches stitched" if done is not None else ""
-    heading = f"Canvas · {request.style.quantity}{stitched}"
-    return render_canvas_figure(canvas, request.style, sources.provenance, heading,
+    style = request.canvas_style or request.style
+    heading = f"Canvas · {style.quantity}{stitched}"
+    return render_canvas_figure(canvas, style, sources.provenance, heading,
                                 canvas_overlays(request, sources), sources.truth, request.canvas)
 
 

@@ -75,6 +75,8 @@ class ExportRequest:
     formats: tuple[str, ...]
     batches: tuple[int, ...] = ()
     style: ImageStyle = ImageStyle()
+    canvas_style: ImageStyle | None = None
+    """The canvas figure's style when it differs from the patch grids' (the GUI exports each view as drawn)."""
     grid: GridOptions = GridOptions()
     canvas: CanvasOptions = CanvasOptions()
     overlays: tuple[str, ...] = ("positions", "batch")

@@ -42,6 +42,12 @@ class LoadedModel:
     merges_groups: bool = False
     """True when the network returns one merged patch per group (at the group centre), not one per channel."""
 
+    def identity(self) -> str:
+        """'gs2/wts.h5.zip · sha256 4e8b0805 · cnn': enough to tell same-named checkpoints apart."""
+        folder = self.path.parent.name
+        name = f"{folder}/{self.path.name}" if folder else self.path.name
+        return f"{name} · sha256 {self.sha256[:8]} · {self.family}"
+
     @property
     def output_channels(self) -> int:
         """Channels of the patches ``predict`` returns: 1 for group-merging networks, else C."""
