@@ -32,9 +32,9 @@ from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn, build_cnn
 class TrainSpec:
     """Training hyper-parameters of the demo network (gridsize 2, small enough for a laptop CPU)."""
 
-    epochs: int = 24
-    batch_size: int = 4
-    learning_rate: float = 1e-3
+    epochs: int = 100
+    batch_size: int = 8
+    learning_rate: float = 5e-4
     final_learning_rate: float = 5e-5
     """Cosine decay from ``learning_rate`` to this over the epochs."""
     gridsize: int = 2
