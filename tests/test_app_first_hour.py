@@ -1,15 +1,8 @@
 """The rough edges of a scientist's first hour with the app (issue 11), each checked as the user meets it."""
-# ruff: noqa: F811  (pytest fixtures imported from app_harness are parameters of the tests)
 
 from __future__ import annotations
 
-from app_harness import (  # noqa: F401  (fixtures)
-    RUN_TIMEOUT_MS,
-    ForwardCounter,
-    make_window,
-    open_fixture,
-    settings_path,
-)
+from app_harness import RUN_TIMEOUT_MS, ForwardCounter, open_fixture
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -55,7 +48,7 @@ def test_checkpoint_identity_in_title_summary_and_recent_files(qtbot, make_windo
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     model = window.session.model
-    identity = f"{bundle_path.parent.name}/{bundle_path.name} · sha256 {model.sha256[:8]} · {model.architecture}"
+    identity = f"{bundle_path.parent.name}/{bundle_path.name} · sha256 {model.sha256[:8]} · {model.family}"
     assert model.identity() == identity
     assert identity in window.windowTitle()
     summary = window.views["summary"].tree
