@@ -138,14 +138,14 @@ def test_ground_truth_patches_by_row(dataset_path, raw):
         np.testing.assert_array_equal(patches, raw["ground_truth_patches"][SHUFFLED_ROWS, :, :, 0])
 
 
-def test_summary_is_json_and_complete(shared_dataset_path):
-    with open_dataset(shared_dataset_path) as ds:
+def test_summary_is_json_and_complete(dataset_path, raw):
+    with open_dataset(dataset_path) as ds:
         summary = json.loads(json.dumps(ds.summary()))
-    assert summary["path"] == str(shared_dataset_path)
-    assert (summary["format"], summary["M"], summary["N"]) == ("npz", 102, 64)
-    assert summary["members"]["diff3d"] == "float32 (102, 64, 64)"
-    assert summary["x_range"][0] == pytest.approx(33.1123, abs=1e-3)
-    assert summary["object_shape"] == [224, 224] and summary["probe"] and summary["ground_truth_patches"]
+    assert summary["path"] == str(dataset_path)
+    assert (summary["format"], summary["M"], summary["N"]) == ("npz", 100, 64)
+    assert summary["members"]["diff3d"] == "float32 (100, 64, 64)"
+    assert summary["x_range"] == pytest.approx([raw["xcoords"].min(), raw["xcoords"].max()])
+    assert summary["object_shape"] == [136, 136] and summary["probe"] and summary["ground_truth_patches"]
     assert summary["patterns_checked"] and summary["notes"] == []
 
 
