@@ -13,6 +13,7 @@ import torch
 from ptycho_gui.cli.common import add_run_options, settings_from_args
 from ptycho_gui.demo import demo_paths
 from ptycho_gui.engine.batch_size import AUTO_MARGIN, DeviceMemoryProbe, auto_batch_size
+from ptycho_gui.engine.device_stitching import canvas_bytes
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
@@ -60,8 +61,6 @@ def test_engine_auto_batch_size_uses_the_memory_query(demo):
     memory = FakeMemory(free=400 * MiB, fixed=0, per_group=10 * MiB)
     run = InferenceRun(model, dataset, settings, memory=memory)
     io_bytes = model.C * model.N * model.N * (4 * (settings.prefetch + 2) + 8 * (run.pipeline_depth + 2))
-    from ptycho_gui.engine.device_stitching import canvas_bytes
-
     expected = int((400 * MiB * (1 - AUTO_MARGIN) - canvas_bytes(run.new_stitcher())) // (10 * MiB + io_bytes))
     assert run.settings.batch_size == expected == run.chunk_size and run.n_batches == -(-200 // expected)
     unknown = InferenceRun(model, dataset, settings, memory=FakeMemory(None, 0, 1))
