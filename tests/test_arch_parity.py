@@ -81,13 +81,13 @@ def test_runner_opens_from_the_folder_and_the_pt_alike(arch_dir: Path):
 
 @pytest.mark.parametrize("name", list(FIXTURES))
 def test_run_with_ptychopinn_groups_reproduces_patches_and_workflow_canvas(
-    arch_dir: Path, dataset_path: Path, name: str, tmp_path: Path
+    arch_dir: Path, shared_dataset_path: Path, name: str, tmp_path: Path
 ):
     checkpoint, _, fmt, dataset = FIXTURES[name]
     ref = _reference(arch_dir, name)
     groups = tmp_path / "groups.npy"
     np.save(groups, ref["groups"])
-    data = arch_dir / name / dataset if dataset else dataset_path
+    data = arch_dir / name / dataset if dataset else shared_dataset_path
     crop = RUNNER_CROP if fmt == "study-runner" else 20
     out = tmp_path / "run"
     assert main(["run", str(arch_dir / name / checkpoint), str(data), "-o", str(out), "--groups", str(groups),

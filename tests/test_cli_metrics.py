@@ -90,3 +90,15 @@ def test_metrics_refuses_an_hdf5_that_is_not_a_reconstruction(demo_run: Path, tm
         file.create_dataset("canvas", data=np.zeros((4, 4), np.complex64))
     assert main(["metrics", str(other), "--truth", str(demo_run)]) == 3
     assert "missing" in capsys.readouterr().err
+
+
+def test_run_of_a_group_merging_tf_model_writes_a_residual_per_member(tmp_path: Path, dataset_path: Path):
+    """A TF gridsize-2 bundle returns one merged patch per group; the residual is still one value per pattern."""
+    from tf_bundle_factory import build_tf_bundle
+
+    bundle = build_tf_bundle(gridsize=2).write(tmp_path / "wts.h5.zip")
+    assert main(["run", str(bundle), str(dataset_path), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    with h5py.File(tmp_path / "out" / "reconstruction.h5") as f:
+        nmse = f["residual_nmse"][()]
+        assert nmse.shape == (f["groups"].shape[0], 4)
+        assert np.isfinite(nmse).all()

@@ -157,7 +157,7 @@ def diffraction_source(run: InferenceRun, batches: tuple[int, ...], get_batch):
     pairs = {}
     for index in batches:
         result = get_batch(index)
-        raw = physics.predict(result.patches, result.positions)
+        raw = physics.predict_batch(run, result)
         measured = run.read_inputs(result.group_indices) * run.input_scale
         accumulator.add(result.group_indices, raw, measured)
         pairs[index] = (raw, measured)

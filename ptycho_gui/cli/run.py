@@ -73,6 +73,6 @@ def _record(run, result, writer, collector, progress: ProgressBar, physics, resi
     writer.write_batch(result)
     if physics is not None:
         measured = run.read_inputs(result.group_indices) * run.input_scale
-        residual.add(result.group_indices, physics.predict(result.patches, result.positions), measured)
+        residual.add(result.group_indices, physics.predict_batch(run, result), measured)
     collector.add(result)
     progress.advance()
