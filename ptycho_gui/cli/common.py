@@ -45,7 +45,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--crop", type=positive_int, default=20, metavar="M", help="central crop of each patch (default 20)")
     group.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
                        help="input scale: the checkpoint's convention (auto, default), bridge (N/2)², mmap N², or a number")
-    group.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    group.add_argument("--threads", type=positive_int, default=None,
+                       help="CPU threads for torch (default: torch's choice; in ptycho-gui all cores but one)")
     group.add_argument("--precision", choices=PRECISIONS, default="fp32",
                        help="forward-pass precision; bf16/fp16 run under autocast and report their error against fp32 "
                             "in the statistics (default fp32)")
