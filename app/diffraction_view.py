@@ -188,10 +188,10 @@ class DiffractionView(QWidget):
             plot.show_image(image, lv)
             if first:
                 plot.view.autoRange(padding=0.02)
-        fitted = "fitted over the run so far" if residual.scale_fitted or np.isfinite(tracker.scale) else "given"
         self.message.setText(
             f"Group {selection.group}, channel {channel}: NMSE {residual.nmse[0, channel]:.4g} · predicted = "
-            f"{residual.scale:.4g} × forward model (one scale per run, {fitted}) · probe: {tracker.physics.probe_source}")
+            f"{residual.scale:.4g} × forward model (the model's physics scale is not recorded: one scale per run, "
+            f"fitted over the patterns computed so far) · probe: {tracker.physics.probe_source}")
 
     def _show_message(self, text: str) -> None:
         self.shown = None

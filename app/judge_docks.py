@@ -11,7 +11,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
 

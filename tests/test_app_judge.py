@@ -147,3 +147,38 @@ def test_compare_and_diffraction_exports_write_data_and_pictures(qtbot, make_win
     written = window.judge.export_to("diffraction", tmp_path / "diffraction.npz")
     with np.load(written[0]) as data:
         assert data["predicted"].shape == data["measured"].shape == window.judge.diffraction.shown.residual.measured.shape
+
+
+def test_a_dropped_reconstruction_file_becomes_the_reference(qtbot, make_window, bundle_path, dataset_path, tmp_path):
+    from ptycho_gui.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", str(bundle_path), str(dataset_path), "-o", str(out), "--device", "cpu",
+                 "--n-groups", "48", "--batch-size", "8"]) == 0
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    compare = window.judge.compare
+    assert window.open_files([out / "reconstruction.h5"]), window.last_error
+    qtbot.waitUntil(lambda: compare.state.reference.kind == "reconstruction" and compare.state.comparison is not None,
+                    timeout=WAIT_MS)
+    assert compare.state.comparison.amplitude.rmse == pytest.approx(0.0, abs=1e-5)
+    assert window.session.state == "finished"
+
+
+def test_a_group_merging_model_says_the_residual_is_not_available(qtbot, make_window, tmp_path):
+    from tf_bundle_factory import build_tf_bundle
+
+    from ptycho_gui.types import RunSettings
+
+    bundle = build_tf_bundle(gridsize=2).write(tmp_path / "wts.h5.zip")
+    rng = np.random.default_rng(0)
+    scan = tmp_path / "scan.npz"
+    np.savez(scan, xcoords=rng.uniform(40, 70, 16), ycoords=rng.uniform(40, 70, 16),
+             diff3d=rng.random((16, 64, 64)).astype(np.float32),
+             probeGuess=np.ones((64, 64), dtype=np.complex64))
+    window = make_window(RunSettings(device="cpu", batch_size=8, num_threads=1))
+    open_fixture(window, bundle, scan)
+    run_to_end(qtbot, window)
+    window.session.select(0, 0)
+    diffraction = window.judge.diffraction
+    assert "not available for this model" in diffraction.message.text()
+    assert diffraction.shown is None and diffraction.batch_curve()[0].size == 0
