@@ -91,6 +91,9 @@ class CompareFigure:
     error: np.ndarray
     error_levels: tuple[float, float]
     error_label: str
+    reconstruction_values: np.ndarray
+    """(H, W) float32 scalar values of the reconstruction (amplitude in HSV mode), for ROI statistics and profiles."""
+    reference_values: np.ndarray
 
 
 def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
@@ -116,9 +119,10 @@ def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
         label = f"{scalar} difference"
     if error_levels is None:
         error_levels = robust_levels(error, mask, symmetric=True)
+    recon_image, ref_image = recon_values, ref_values
     if mode == "complex (HSV)":
-        recon_values, ref_values = complex_rgb(aligned, levels), complex_rgb(reference, levels)
-    return CompareFigure(mode, recon_values, ref_values, levels, error, error_levels, label)
+        recon_image, ref_image = complex_rgb(aligned, levels), complex_rgb(reference, levels)
+    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values)
 
 
 def metrics_rows(comparison: Comparison) -> list[tuple[str, str]]:

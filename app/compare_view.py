@@ -51,6 +51,15 @@ COLORMAP_OF_MODE = {"amplitude": "viridis", "phase": "twilight", "real": "cividi
                     "complex (HSV)": "viridis"}
 ERROR_COLORMAP = "RdBu_r"
 WHEEL_PX = 56
+UNCOMPARED_RGBA = (236, 236, 236, 215)
+"""Pixels left out of the comparison are veiled in light grey, so only compared pixels read as data."""
+
+
+def uncompared_overlay(mask: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8: light grey where ``mask`` is False, transparent where it is True."""
+    rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    rgba[~mask] = UNCOMPARED_RGBA
+    return rgba
 
 
 def wheel_pixmap(size: int = WHEEL_PX) -> QPixmap:
@@ -100,6 +109,10 @@ class CompareView(QWidget):
         self.plots = {name: ImagePlot(title) for name, title in
                       (("reconstruction", "Reconstruction (aligned)"), ("reference", "Reference"),
                        ("error", "Error"))}
+        self.uncompared = {name: pg.ImageItem(axisOrder="row-major") for name in ("reconstruction", "reference")}
+        for name, item in self.uncompared.items():
+            item.setZValue(1)
+            self.plots[name].plot.addItem(item)
         self.links = [ViewLink(self.plots["reconstruction"].view, self.plots[name].view, self)
                       for name in ("reference", "error")]
         self.roi = {name: RoiTools(self.plots[name], lambda n=name: self.values_of(n), lambda: self._rect)
@@ -115,6 +128,7 @@ class CompareView(QWidget):
         frc_plot.setTitle("FRC", size=TITLE_SIZE)
         frc_plot.setLabel("bottom", "spatial frequency (cycles/px)")
         frc_plot.showGrid(x=True, y=True, alpha=0.25)
+        frc_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.frc_curve = frc_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="FRC")
         self.half_bit = frc_plot.plot([], [], pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine))
         self.crossing = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555555", style=Qt.PenStyle.DotLine))
@@ -281,8 +295,7 @@ class CompareView(QWidget):
             return None
         if name == "error":
             return figure.error
-        values = figure.reference if name == "reference" else figure.reconstruction
-        return None if values.ndim != 2 else values
+        return figure.reference_values if name == "reference" else figure.reconstruction_values
 
     def _draw(self) -> None:
         figure, canvas = self.figure, self._session.canvas
@@ -290,6 +303,8 @@ class CompareView(QWidget):
         if figure is None or canvas is None:
             for plot in self.plots.values():
                 plot.clear()
+            for item in self.uncompared.values():
+                item.clear()
             self.table.setRowCount(0)
             self.frc_curve.setData([], [])
             self.half_bit.setData([], [])
@@ -299,7 +314,7 @@ class CompareView(QWidget):
         self._rect = canvas_rect(canvas) if figure.reconstruction.shape[:2] == canvas.image.shape else (
             -0.5, -0.5, float(figure.reconstruction.shape[1]), float(figure.reconstruction.shape[0]))
         scale = self.state.comparison.amplitude.scale
-        titles = {"reconstruction": f"Reconstruction (registered, ÷ {scale:.3g}, offset/ramp removed) · {figure.mode}",
+        titles = {"reconstruction": f"Reconstruction ÷ {scale:.3g}, registered, aligned · {figure.mode}",
                   "reference": f"Reference · {figure.mode}", "error": f"Error · {figure.error_label}"}
         for name in ("reconstruction", "reference"):
             plot = self.plots[name]
@@ -312,6 +327,8 @@ class CompareView(QWidget):
                 plot.set_colormap(COLORMAP_OF_MODE[figure.mode])
                 plot.show_image(np.nan_to_num(values), figure.levels, self._rect)
             plot.set_title(titles[name])
+            self.uncompared[name].setImage(uncompared_overlay(self.state.comparison.mask), autoLevels=False)
+            self.uncompared[name].setRect(QRectF(*self._rect))
         error = self.plots["error"]
         error.set_colormap(ERROR_COLORMAP)
         error.show_image(np.nan_to_num(figure.error), figure.error_levels, self._rect)

@@ -45,11 +45,12 @@ class JudgeDocks(QObject):
             self.docks[name] = dock
             view.sigExportRequested.connect(self.export)
         self.arrange()
+        self._add_menu_entries()
+        window.docks.update(self.docks)
         statistics = window.views["statistics"]
         self.diffraction.sigResidualChanged.connect(
             lambda: statistics.show_residual(*self.diffraction.batch_curve()))
         self.compare.sigComparisonChanged.connect(self.diffraction.refresh_worst)
-        self._add_menu_entries()
 
     def arrange(self) -> None:
         """Default places: Compare tabbed with the ground truth, Diffraction with the statistics."""

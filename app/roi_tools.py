@@ -61,6 +61,7 @@ class RoiTools(QWidget):
         self.label = QLabel("")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setWordWrap(True)
         self.profile = pg.PlotWidget()
         self.profile.setFixedHeight(PROFILE_HEIGHT)
         self.profile.getPlotItem().setLabel("bottom", "distance along the line (px)")

@@ -91,7 +91,11 @@ class StatisticsView(QWidget):
         self.residual_plot.setLabel("bottom", "batch")
         self.residual_plot.showGrid(x=True, y=True, alpha=0.25)
         self.residual_plot.setXLink(self.plots[0])
-        fix_left_axis(self.residual_plot)
+        fix_left_axis(self.residual_plot, labelled=True)
+        residual_marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
+        residual_marker.setVisible(False)
+        self.residual_plot.addItem(residual_marker, ignoreBounds=True)
+        self.markers.append(residual_marker)
         self.residual_curve = self.residual_plot.plot([], [], pen=pg.mkPen("#e377c2", width=1.5), symbol="o",
                                                       symbolSize=3, symbolPen=None, symbolBrush="#e377c2")
         for plot in (*self.plots, self.histogram_plot, self.residual_plot):
