@@ -12,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWidget
 
 from ptycho_gui.app.compare_view import CompareView
+from ptycho_gui.app.complex_overlay import ComplexLayer
 from ptycho_gui.app.diffraction_view import DiffractionView
+from ptycho_gui.app.roi_tools import RoiTools
+from ptycho_gui.app.session import canvas_rect
+from ptycho_gui.engine.stitching import COVERED_WEIGHT
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.atomic import atomic_path
 from ptycho_gui.export.comparison import write_comparison_npz
@@ -51,6 +55,49 @@ class JudgeDocks(QObject):
         self.diffraction.sigResidualChanged.connect(
             lambda: statistics.show_residual(*self.diffraction.batch_curve()))
         self.compare.sigComparisonChanged.connect(self.diffraction.refresh_worst)
+        self.roi: dict[str, RoiTools] = {}
+        self.complex_layers: dict[str, ComplexLayer] = {}
+        self._attach_tools("canvas", self._canvas_source)
+        self._attach_tools("ground_truth", self._truth_source)
+        session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
+        session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
+
+    def _attach_tools(self, name: str, source) -> None:
+        """Give a view's image plot the ROI/profile tools and the complex (HSV) layer, in a row under the plot."""
+        view = self.window.views[name]
+        plot = view.plot
+
+        def values():
+            return plot.image.image if plot.image.image is not None and plot.image.image.ndim == 2 else None
+
+        def rect():
+            found = source()
+            return None if found is None else found[2]
+
+        tools = RoiTools(plot, values, rect)
+        layer = ComplexLayer(plot, source)
+        plot.image.sigImageChanged.connect(tools.refresh)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(layer)
+        layout.addWidget(tools, 1)
+        view.layout().addWidget(row)
+        self.roi[name], self.complex_layers[name] = tools, layer
+
+    def _canvas_source(self):
+        canvas = self.window.session.canvas
+        if canvas is None:
+            return None
+        return canvas.image, canvas.weight > COVERED_WEIGHT, canvas_rect(canvas)
+
+    def _truth_source(self):
+        dataset = self.window.session.dataset
+        obj = dataset.object_guess if dataset is not None else None
+        if obj is None:
+            return None
+        h, w = obj.shape
+        return np.asarray(obj), None, (-0.5, -0.5, float(w), float(h))
 
     def arrange(self) -> None:
         """Default places: Compare tabbed with the ground truth, Diffraction with the statistics."""

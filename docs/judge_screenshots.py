@@ -3,7 +3,8 @@
 Runs the real app offscreen on the built-in demo and on the shared PtychoPINN gridsize-2 fixture
 (``../shared/fixtures/ptychopinn/gs2/wts.h5.zip`` + ``lines_n64_test.npz``, when present), and saves
 ``docs/screenshots/judge-*.png``: the Compare dock (amplitude, phase, HSV with an ROI and a profile), the
-Diffraction dock with its worst groups, and the Statistics dock with the residual curve.
+Diffraction dock with its worst groups, the Statistics dock with the residual curve, and the canvas with
+its complex (HSV) layer, an ROI and a line profile.
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ def shoot(window: MainWindow, tag: str) -> None:
     diffraction.draw_selection()
     grab(window, diffraction, f"{tag}-diffraction", (1400, 520))
     grab(window, window.views["statistics"], f"{tag}-statistics", (1500, 330))
+    layer = judge.complex_layers["canvas"]
+    layer.enabled.setChecked(True)
+    wait_until(lambda: layer.picture is not None)
+    judge.roi["canvas"].show_roi.setChecked(True)
+    judge.roi["canvas"].show_line.setChecked(True)
+    grab(window, window.views["canvas"], f"{tag}-canvas-hsv-roi", (900, 800))
 
 
 def main() -> int:

@@ -182,3 +182,26 @@ def test_a_group_merging_model_says_the_residual_is_not_available(qtbot, make_wi
     diffraction = window.judge.diffraction
     assert "not available for this model" in diffraction.message.text()
     assert diffraction.shown is None and diffraction.batch_curve()[0].size == 0
+
+
+def test_canvas_gets_roi_stats_real_imaginary_and_an_hsv_layer(qtbot, make_window, bundle_path, dataset_path):
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    session, judge = window.session, window.judge
+    for quantity in ("real", "imaginary"):
+        session.set_canvas_quantity(quantity)
+        settle(qtbot, window)
+        shown = window.views["canvas"].plot.image.image
+        np.testing.assert_array_equal(shown, getattr(np, quantity if quantity == "real" else "imag")(
+            session.canvas.image).astype(np.float32))
+    tools = judge.roi["canvas"]
+    tools.show_roi.setChecked(True)
+    x0, y0, _, _ = window.views["canvas"]._image.rect
+    tools.roi.setPos((x0 + 20, y0 + 24))
+    tools.roi.setSize((10, 8))
+    expected = shown[24:32, 20:30].astype(np.float64)
+    assert tools.stats.area == 80 and tools.stats.mean == pytest.approx(expected.mean())
+    layer = judge.complex_layers["canvas"]
+    layer.enabled.setChecked(True)
+    qtbot.waitUntil(lambda: layer.picture is not None, timeout=WAIT_MS)
+    assert layer.picture.shape == (*session.canvas.image.shape, 4) and layer.wheel.isVisibleTo(layer)
+    assert layer.layer.isVisible()
