@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWid
 from ptycho_gui.app.compare_view import CompareView
 from ptycho_gui.app.complex_overlay import ComplexLayer
 from ptycho_gui.app.diffraction_view import DiffractionView
+from ptycho_gui.app.display import MosaicLayout, build_mosaic, tile_mask
 from ptycho_gui.app.roi_tools import RoiTools
 from ptycho_gui.app.session import canvas_rect
 from ptycho_gui.engine.stitching import COVERED_WEIGHT
@@ -59,6 +60,8 @@ class JudgeDocks(QObject):
         self.complex_layers: dict[str, ComplexLayer] = {}
         self._attach_tools("canvas", self._canvas_source)
         self._attach_tools("ground_truth", self._truth_source)
+        self._attach_tools("patches", self._patch_source)
+        session.sigBatchChanged.connect(lambda _batch: self.complex_layers["patches"].refresh())
         session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
         session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
 
@@ -90,6 +93,17 @@ class JudgeDocks(QObject):
         if canvas is None:
             return None
         return canvas.image, canvas.weight > COVERED_WEIGHT, canvas_rect(canvas)
+
+    def _patch_source(self):
+        """The shown batch's complex patches as one mosaic in the patch grid's layout (tiles valid, gaps not)."""
+        batch = self.window.session.current
+        if batch is None:
+            return None
+        b, c, n, _ = batch.patches.shape
+        layout = MosaicLayout.for_batch(b, c, n)
+        mosaic = build_mosaic(batch.patches.real, layout, 0.0) + 1j * build_mosaic(batch.patches.imag, layout, 0.0)
+        h, w = layout.shape
+        return mosaic.astype(np.complex64), tile_mask(layout), (0.0, 0.0, float(w), float(h))
 
     def _truth_source(self):
         dataset = self.window.session.dataset

@@ -205,3 +205,16 @@ def test_canvas_gets_roi_stats_real_imaginary_and_an_hsv_layer(qtbot, make_windo
     qtbot.waitUntil(lambda: layer.picture is not None, timeout=WAIT_MS)
     assert layer.picture.shape == (*session.canvas.image.shape, 4) and layer.wheel.isVisibleTo(layer)
     assert layer.layer.isVisible()
+
+
+def test_patch_grid_gets_an_hsv_layer_of_the_shown_batch(qtbot, make_window, bundle_path, dataset_path):
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    layer = window.judge.complex_layers["patches"]
+    layer.enabled.setChecked(True)
+    qtbot.waitUntil(lambda: layer.picture is not None, timeout=WAIT_MS)
+    assert layer.picture.shape[:2] == window.views["patches"].plot.image.image.shape
+    shown = window.session.current.index
+    window.session.step(-1 if shown else 1)
+    qtbot.waitUntil(lambda: window.session.current.index != shown, timeout=WAIT_MS)
+    first = layer.picture
+    qtbot.waitUntil(lambda: layer.picture is not first, timeout=WAIT_MS)
