@@ -18,7 +18,7 @@ from ptycho_gui.render.colormaps import quantity_of as complex_quantity_of
 PATCH_QUANTITIES: tuple[str, ...] = ("amplitude", "phase", "real", "imaginary", "input (log)")
 """What the patch grid can show; 'input (log)' is the raw diffraction fed to the network, log10."""
 
-CANVAS_QUANTITIES: tuple[str, ...] = ("amplitude", "phase", "weight")
+CANVAS_QUANTITIES: tuple[str, ...] = ("amplitude", "phase", "real", "imaginary", "weight")
 """What the canvas can show; 'weight' is the coverage map (sum of translated crop masks)."""
 
 LEVELS_MODES: tuple[str, ...] = ("auto per batch", "locked", "per patch")

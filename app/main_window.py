@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from ptycho_gui import __version__
 from ptycho_gui.app.canvas_view import CanvasView, GroundTruthView
 from ptycho_gui.app.error_dialog import error_details, show_message
+from ptycho_gui.app.judge_docks import JudgeDocks
 from ptycho_gui.app.offsets_view import OffsetsView
 from ptycho_gui.app.patch_grid_view import PatchGridView
 from ptycho_gui.app.run_controls_view import RunControlsView
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self._make_menus()
         self._make_status_bar()
         self.arrange_default_layout()
+        self.judge = JudgeDocks(self)
         self.restore_layout()
 
         session = self.session
@@ -223,6 +225,9 @@ class MainWindow(QMainWindow):
         kinds: list[tuple[str, Path]] = []
         ok = True
         for path in map(Path, paths):
+            if self.judge.claims(path):
+                ok = self.judge.open_reference(path) and ok
+                continue
             try:
                 kinds.append((detect_kind(path), path))
             except PtychoGuiError as exc:
@@ -405,6 +410,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(docks["statistics"], docks["offsets"], Qt.Orientation.Horizontal)
         for dock in docks.values():
             dock.show()
+        if hasattr(self, "judge"):
+            self.judge.arrange()
         self._size_default_docks()
         self._default_sizes_pending = not self.isVisible()
 

@@ -86,7 +86,19 @@ class StatisticsView(QWidget):
         self.histogram_plot.addItem(self.histogram)
         self.histogram_plot.getViewBox().disableAutoRange()
         fix_left_axis(self.histogram_plot, labelled=True)
-        for plot in (*self.plots, self.histogram_plot):
+        self.residual_plot = self.widget.addPlot(row=0, col=len(CURVE_GROUPS) + 1)
+        self.residual_plot.setTitle("Residual NMSE", size=TITLE_SIZE)
+        self.residual_plot.setLabel("bottom", "batch")
+        self.residual_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.residual_plot.setXLink(self.plots[0])
+        fix_left_axis(self.residual_plot, labelled=True)
+        residual_marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
+        residual_marker.setVisible(False)
+        self.residual_plot.addItem(residual_marker, ignoreBounds=True)
+        self.markers.append(residual_marker)
+        self.residual_curve = self.residual_plot.plot([], [], pen=pg.mkPen("#e377c2", width=1.5), symbol="o",
+                                                      symbolSize=3, symbolPen=None, symbolBrush="#e377c2")
+        for plot in (*self.plots, self.histogram_plot, self.residual_plot):
             plot.getViewBox().menu.addAction("Export…").triggered.connect(
                 lambda: self.sigExportRequested.emit(self.VIEW_NAME))
         self.widget.scene().contextMenu = []
@@ -137,6 +149,10 @@ class StatisticsView(QWidget):
             finite = finite[np.isfinite(finite)]
             if finite.size:
                 plot.setYRange(float(finite.min()), float(finite.max()), padding=0.08)
+
+    def show_residual(self, batches: np.ndarray, values: np.ndarray) -> None:
+        """Draw the per-batch mean physics residual (NMSE under the run's fitted scale) of the computed batches."""
+        self.residual_curve.setData(batches, values, connect=consecutive(batches))
 
     @Slot(object)
     def _on_batch_changed(self, _batch: object) -> None:

@@ -1,0 +1,357 @@
+"""The Compare dock: the reconstruction against a reference (objectGuess, a saved reconstruction, a second checkpoint).
+
+Reconstruction (registered, scale, offset and ramp removed) and reference share one colour range, automatic
+or typed; the error map has its own symmetric range. The metrics table and the FRC curve show
+``ptycho_gui.analysis.comparison``'s result. Comparisons run on a background thread whenever the canvas
+changes; the dock always shows the last finished one, and at most one more is queued.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ptycho_gui.app.background import BackgroundQueue
+from ptycho_gui.app.compare_model import (
+    CompareFigure,
+    CompareState,
+    Reference,
+    checkpoint_reference,
+    compare_figure,
+    metrics_rows,
+    reconstruction_reference,
+    truth_reference,
+)
+from ptycho_gui.app.controls import compact_combo, labelled
+from ptycho_gui.app.plot_helpers import TITLE_SIZE, ImagePlot, ViewLink, install_export_action
+from ptycho_gui.app.roi_tools import RoiTools
+from ptycho_gui.app.session import Session, canvas_rect
+from ptycho_gui.render.colormaps import parse_levels
+from ptycho_gui.render.complex_display import COMPLEX_MODES, phase_wheel
+
+COLORMAP_OF_MODE = {"amplitude": "viridis", "phase": "twilight", "real": "cividis", "imaginary": "cividis",
+                    "complex (HSV)": "viridis"}
+ERROR_COLORMAP = "RdBu_r"
+WHEEL_PX = 56
+UNCOMPARED_RGBA = (236, 236, 236, 215)
+"""Pixels left out of the comparison are veiled in light grey, so only compared pixels read as data."""
+
+
+def uncompared_overlay(mask: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8: light grey where ``mask`` is False, transparent where it is True."""
+    rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    rgba[~mask] = UNCOMPARED_RGBA
+    return rgba
+
+
+def wheel_pixmap(size: int = WHEEL_PX) -> QPixmap:
+    """The HSV phase wheel legend as a pixmap."""
+    rgba = np.ascontiguousarray(phase_wheel(size))
+    image = QImage(rgba.data, size, size, 4 * size, QImage.Format.Format_RGBA8888)
+    return QPixmap.fromImage(image.copy())
+
+
+class CompareView(QWidget):
+    """Reconstruction, reference and error map (linked zoom), the metrics table and the FRC curve."""
+
+    sigExportRequested = Signal(str)
+    sigComparisonChanged = Signal()
+    VIEW_NAME = "compare"
+
+    def __init__(self, session: Session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._session = session
+        self.state = CompareState()
+        self.queue = BackgroundQueue(self)
+        self.figure: CompareFigure | None = None
+        self._busy = False
+        self._stale = False
+        self._rect: tuple[float, float, float, float] | None = None
+
+        self.reference_label = QLabel("Reference: none")
+        self.reference_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.use_truth = QPushButton("objectGuess")
+        self.use_truth.setToolTip("compare with the dataset's true object")
+        self.mode = compact_combo(COMPLEX_MODES, "what to show of the complex images")
+        self.unwrap = QCheckBox("unwrap")
+        self.unwrap.setToolTip("unwrap the phase (scikit-image unwrap_phase) before showing it")
+        self.levels_edit = QLineEdit("auto")
+        self.levels_edit.setToolTip("shared range of reconstruction and reference: 'auto' or LO:HI")
+        self.levels_edit.setMaximumWidth(110)
+        self.error_levels_edit = QLineEdit("auto")
+        self.error_levels_edit.setToolTip("range of the error map: 'auto' (symmetric) or LO:HI")
+        self.error_levels_edit.setMaximumWidth(110)
+        self.status = QLabel("")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.wheel = QLabel()
+        self.wheel.setPixmap(wheel_pixmap())
+        self.wheel.setToolTip("hue = phase (0 to the right, counter-clockwise), brightness = amplitude")
+        self.wheel.setVisible(False)
+
+        self.plots = {name: ImagePlot(title) for name, title in
+                      (("reconstruction", "Reconstruction (aligned)"), ("reference", "Reference"),
+                       ("error", "Error"))}
+        self.uncompared = {name: pg.ImageItem(axisOrder="row-major") for name in ("reconstruction", "reference")}
+        for name, item in self.uncompared.items():
+            item.setZValue(1)
+            self.plots[name].plot.addItem(item)
+        self.links = [ViewLink(self.plots["reconstruction"].view, self.plots[name].view, self)
+                      for name in ("reference", "error")]
+        self.roi = {name: RoiTools(self.plots[name], lambda n=name: self.values_of(n), lambda: self._rect)
+                    for name in ("reference", "error")}
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["metric", "value"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.frc = pg.PlotWidget()
+        frc_plot = self.frc.getPlotItem()
+        frc_plot.setTitle("FRC", size=TITLE_SIZE)
+        frc_plot.setLabel("bottom", "spatial frequency (cycles/px)")
+        frc_plot.showGrid(x=True, y=True, alpha=0.25)
+        frc_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.frc_curve = frc_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="FRC")
+        self.half_bit = frc_plot.plot([], [], pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine))
+        self.crossing = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555555", style=Qt.PenStyle.DotLine))
+        self.crossing.setVisible(False)
+        frc_plot.addItem(self.crossing)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        for widget in (labelled("Show", self.mode), self.unwrap, labelled("Range", self.levels_edit),
+                       labelled("Error range", self.error_levels_edit), self.use_truth):
+            controls.addWidget(widget)
+        controls.addWidget(self.reference_label, 1)
+        images = QGridLayout()
+        images.setContentsMargins(0, 0, 0, 0)
+        for column, name in enumerate(("reconstruction", "reference", "error")):
+            images.addWidget(self.plots[name].header, 0, column)
+            images.addWidget(self.plots[name].widget, 1, column)
+            if name in self.roi:
+                images.addWidget(self.roi[name], 2, column)
+        images.setRowStretch(1, 1)
+        lower = QHBoxLayout()
+        lower.setContentsMargins(0, 0, 0, 0)
+        lower.addWidget(self.table, 2)
+        lower.addWidget(self.frc, 3)
+        lower.addWidget(self.wheel, 0, Qt.AlignmentFlag.AlignTop)
+        lower_box = QWidget()
+        lower_box.setLayout(lower)
+        lower_box.setMaximumHeight(230)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addLayout(images, 3)
+        layout.addWidget(lower_box, 1)
+
+        for plot in self.plots.values():
+            install_export_action(plot.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        self.use_truth.clicked.connect(self.use_ground_truth)
+        self.mode.currentTextChanged.connect(lambda _text: self._refigure())
+        self.unwrap.toggled.connect(lambda _on: self._refigure())
+        self.levels_edit.editingFinished.connect(self._refigure)
+        self.error_levels_edit.editingFinished.connect(self._refigure)
+        session.sigFilesChanged.connect(self._on_files_changed)
+        session.sigCanvasChanged.connect(self._on_canvas_changed)
+        self._on_files_changed()
+
+    # ------------------------------------------------------------------ reference
+    def set_reference(self, reference: Reference | None) -> None:
+        """Compare with ``reference`` from now on (None: nothing to compare with)."""
+        self.state.set_reference(reference)
+        self.figure = None
+        self.reference_label.setText(f"Reference: {reference.label}" if reference else "Reference: none")
+        self._draw()
+        self.request_comparison()
+
+    @Slot()
+    def use_ground_truth(self) -> None:
+        """The dataset's objectGuess as the reference (says so when the dataset has none)."""
+        dataset = self._session.dataset
+        reference = truth_reference(dataset) if dataset is not None else None
+        if reference is None:
+            self.status.setText("this dataset has no objectGuess: open a reconstruction.h5 or a checkpoint (A/B)")
+        self.set_reference(reference)
+
+    def open_reconstruction(self, path: str | Path) -> None:
+        """A saved reconstruction.h5 as the reference (raises InvalidInputError naming the file)."""
+        self.set_reference(reconstruction_reference(path))
+
+    def open_checkpoint(self, path: str | Path) -> bool:
+        """Run a second checkpoint over the scan in the background and compare with it (A/B); False without a scan."""
+        session = self._session
+        if session.dataset is None:
+            return False
+        dataset, settings = session.dataset, session.settings
+        self.status.setText(f"running {Path(path).name} over the scan for A/B…")
+        self.queue.submit(lambda: checkpoint_reference(path, dataset, settings), self._on_checkpoint_reference)
+        return True
+
+    def _on_checkpoint_reference(self, reference: Reference | None, error: str | None) -> None:
+        if error is not None:
+            self.status.setText(f"A/B checkpoint failed: {error.splitlines()[0]}")
+            return
+        self.set_reference(reference)
+
+    @Slot()
+    def _on_files_changed(self) -> None:
+        if self.state.reference is None or self.state.reference.kind == "objectGuess":
+            dataset = self._session.dataset
+            self.set_reference(truth_reference(dataset) if dataset is not None else None)
+
+    # ------------------------------------------------------------------ computing (off the GUI thread)
+    @Slot(object)
+    def _on_canvas_changed(self, _canvas: object) -> None:
+        self.request_comparison()
+
+    def request_comparison(self) -> None:
+        """Compare the current canvas in the background (or once more after the comparison in progress)."""
+        if self._busy:
+            self._stale = True
+            return
+        canvas, reference = self._session.canvas, self.state.reference
+        if canvas is None or reference is None:
+            return
+        self._busy, self._stale = True, False
+        dataset = self._session.dataset
+        pixel = dataset.pixel_size_m if dataset is not None else None
+        batches = len(self._session.done)
+        options = self._figure_options()
+        if options is None:
+            self._busy = False
+            return
+
+        def work():
+            comparison = reference.compare(canvas, pixel)
+            return comparison, compare_figure(comparison, *options), batches, reference
+
+        self.status.setText("comparing…")
+        self.queue.submit(work, self._on_compared)
+
+    def _on_compared(self, result, error: str | None) -> None:
+        self._busy = False
+        if error is not None:
+            self.status.setText(f"cannot compare: {error.splitlines()[0]}")
+        elif result[3] is self.state.reference:
+            self.state.comparison, self.figure, self.state.compared_batches = result[0], result[1], result[2]
+            self.status.setText(f"compared the canvas of {result[2]} of {self._session.n_batches} batches "
+                                f"with {self.state.reference.label}")
+            self._draw()
+        if self._stale:
+            self.request_comparison()
+
+    def _figure_options(self) -> tuple | None:
+        try:
+            levels = parse_levels(self.levels_edit.text())
+            error_levels = parse_levels(self.error_levels_edit.text())
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return None
+        return self.mode.currentText(), self.unwrap.isChecked(), levels, error_levels
+
+    @Slot()
+    def _refigure(self) -> None:
+        comparison, options = self.state.comparison, self._figure_options()
+        if comparison is None or options is None:
+            return
+        self.queue.submit(lambda: compare_figure(comparison, *options), self._on_figure)
+
+    def _on_figure(self, figure: CompareFigure | None, error: str | None) -> None:
+        if error is not None:
+            self.status.setText(error.splitlines()[0])
+            return
+        self.figure = figure
+        self._draw()
+
+    def wait(self, timeout_ms: int = 60_000) -> bool:
+        """Block until queued comparisons are done (shutdown and tests; their results arrive as events)."""
+        return self.queue.wait(timeout_ms)
+
+    # ------------------------------------------------------------------ drawing
+    def values_of(self, name: str) -> np.ndarray | None:
+        """The float values a plot shows (NaN outside the compared pixels for the error map)."""
+        figure = self.figure
+        if figure is None:
+            return None
+        if name == "error":
+            return figure.error
+        return figure.reference_values if name == "reference" else figure.reconstruction_values
+
+    def _draw(self) -> None:
+        figure, canvas = self.figure, self._session.canvas
+        self.wheel.setVisible(figure is not None and figure.mode == "complex (HSV)")
+        if figure is None or canvas is None:
+            for plot in self.plots.values():
+                plot.clear()
+            for item in self.uncompared.values():
+                item.clear()
+            self.table.setRowCount(0)
+            self.frc_curve.setData([], [])
+            self.half_bit.setData([], [])
+            self.crossing.setVisible(False)
+            return
+        first = self._rect is None
+        self._rect = canvas_rect(canvas) if figure.reconstruction.shape[:2] == canvas.image.shape else (
+            -0.5, -0.5, float(figure.reconstruction.shape[1]), float(figure.reconstruction.shape[0]))
+        scale = self.state.comparison.amplitude.scale
+        titles = {"reconstruction": f"Reconstruction ÷ {scale:.3g}, registered, aligned · {figure.mode}",
+                  "reference": f"Reference · {figure.mode}", "error": f"Error · {figure.error_label}"}
+        for name in ("reconstruction", "reference"):
+            plot = self.plots[name]
+            values = getattr(figure, name)
+            if values.ndim == 3:
+                plot.image.setImage(values, autoLevels=False, levels=(0, 255))
+                plot.image.setRect(QRectF(*self._rect))
+                plot.colorbar.setVisible(False)
+            else:
+                plot.set_colormap(COLORMAP_OF_MODE[figure.mode])
+                plot.show_image(np.nan_to_num(values), figure.levels, self._rect)
+            plot.set_title(titles[name])
+            self.uncompared[name].setImage(uncompared_overlay(self.state.comparison.mask), autoLevels=False)
+            self.uncompared[name].setRect(QRectF(*self._rect))
+        error = self.plots["error"]
+        error.set_colormap(ERROR_COLORMAP)
+        error.show_image(np.nan_to_num(figure.error), figure.error_levels, self._rect)
+        error.set_title(titles["error"])
+        if first:
+            self.plots["reconstruction"].view.autoRange(padding=0.02)
+        for tools in self.roi.values():
+            tools.refresh()
+        self._draw_metrics()
+        self.sigComparisonChanged.emit()
+
+    def _draw_metrics(self) -> None:
+        comparison = self.state.comparison
+        rows = metrics_rows(comparison)
+        self.table.setRowCount(len(rows))
+        for row, (name, value) in enumerate(rows):
+            self.table.setItem(row, 0, QTableWidgetItem(name))
+            self.table.setItem(row, 1, QTableWidgetItem(value))
+        frc = comparison.frc
+        finite = np.isfinite(frc.curve)
+        self.frc_curve.setData(frc.frequency[finite], frc.curve[finite])
+        self.half_bit.setData(frc.frequency, frc.half_bit)
+        resolution = frc.resolution_px
+        self.crossing.setVisible(bool(resolution is not None and np.isfinite(resolution)))
+        if self.crossing.isVisible():
+            self.crossing.setValue(1.0 / resolution)

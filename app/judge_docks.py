@@ -1,0 +1,214 @@
+"""Judging a reconstruction in the window: the Compare and Diffraction docks, their File actions, drops,
+exports, and the residual curve of the Statistics dock.
+
+Kept apart from ``main_window`` so the window only calls ``JudgeDocks(window)``: the docks are tabbed
+with the ground truth (Compare) and the statistics (Diffraction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWidget
+
+from ptycho_gui.app.compare_view import CompareView
+from ptycho_gui.app.complex_overlay import ComplexLayer
+from ptycho_gui.app.diffraction_view import DiffractionView
+from ptycho_gui.app.display import MosaicLayout, build_mosaic, tile_mask
+from ptycho_gui.app.roi_tools import RoiTools
+from ptycho_gui.app.session import canvas_rect
+from ptycho_gui.engine.stitching import COVERED_WEIGHT
+from ptycho_gui.errors import PtychoGuiError
+from ptycho_gui.export.atomic import atomic_path
+from ptycho_gui.export.comparison import write_comparison_npz
+from ptycho_gui.export.data import write_diffraction_npz
+from ptycho_gui.io.reconstruction_file import is_reconstruction_file
+from ptycho_gui.types import BatchResult
+
+RECONSTRUCTION_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.zip *.ckpt *.pt *.pth);;All files (*)"
+
+
+class JudgeDocks(QObject):
+    """Adds the Compare and Diffraction docks, 'Compare with…' File actions and their exports to a MainWindow."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        session = window.session
+        self.compare = CompareView(session)
+        self.diffraction = DiffractionView(session, lambda: self.compare.state)
+        self.docks: dict[str, QDockWidget] = {}
+        for name, title, view in (("compare", "Compare", self.compare),
+                                  ("diffraction", "Diffraction", self.diffraction)):
+            dock = QDockWidget(title, window)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(view)
+            self.docks[name] = dock
+            view.sigExportRequested.connect(self.export)
+        self.arrange()
+        self._add_menu_entries()
+        window.docks.update(self.docks)
+        statistics = window.views["statistics"]
+        self.diffraction.sigResidualChanged.connect(
+            lambda: statistics.show_residual(*self.diffraction.batch_curve()))
+        self.compare.sigComparisonChanged.connect(self.diffraction.refresh_worst)
+        self.roi: dict[str, RoiTools] = {}
+        self.complex_layers: dict[str, ComplexLayer] = {}
+        self._attach_tools("canvas", self._canvas_source)
+        self._attach_tools("ground_truth", self._truth_source)
+        self._attach_tools("patches", self._patch_source)
+        session.sigBatchChanged.connect(lambda _batch: self.complex_layers["patches"].refresh())
+        session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
+        session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
+
+    def _attach_tools(self, name: str, source) -> None:
+        """Give a view's image plot the ROI/profile tools and the complex (HSV) layer, in a row under the plot."""
+        view = self.window.views[name]
+        plot = view.plot
+
+        def values():
+            return plot.image.image if plot.image.image is not None and plot.image.image.ndim == 2 else None
+
+        def rect():
+            found = source()
+            return None if found is None else found[2]
+
+        tools = RoiTools(plot, values, rect)
+        layer = ComplexLayer(plot, source)
+        plot.image.sigImageChanged.connect(tools.refresh)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(layer)
+        layout.addWidget(tools, 1)
+        view.layout().addWidget(row)
+        self.roi[name], self.complex_layers[name] = tools, layer
+
+    def _canvas_source(self):
+        canvas = self.window.session.canvas
+        if canvas is None:
+            return None
+        return canvas.image, canvas.weight > COVERED_WEIGHT, canvas_rect(canvas)
+
+    def _patch_source(self):
+        """The shown batch's complex patches as one mosaic in the patch grid's layout (tiles valid, gaps not)."""
+        batch = self.window.session.current
+        if batch is None:
+            return None
+        b, c, n, _ = batch.patches.shape
+        layout = MosaicLayout.for_batch(b, c, n)
+        mosaic = build_mosaic(batch.patches.real, layout, 0.0) + 1j * build_mosaic(batch.patches.imag, layout, 0.0)
+        h, w = layout.shape
+        return mosaic.astype(np.complex64), tile_mask(layout), (0.0, 0.0, float(w), float(h))
+
+    def _truth_source(self):
+        dataset = self.window.session.dataset
+        obj = dataset.object_guess if dataset is not None else None
+        if obj is None:
+            return None
+        h, w = obj.shape
+        return np.asarray(obj), None, (-0.5, -0.5, float(w), float(h))
+
+    def arrange(self) -> None:
+        """Default places: Compare tabbed with the ground truth, Diffraction with the statistics."""
+        for name, beside in (("compare", "ground_truth"), ("diffraction", "statistics")):
+            dock = self.docks[name]
+            dock.setFloating(False)
+            self.window.tabifyDockWidget(self.window.docks[beside], dock)
+            dock.show()
+            self.window.docks[beside].raise_()
+
+    def _add_menu_entries(self) -> None:
+        menus = {action.text(): action.menu() for action in self.window.menuBar().actions()}
+        file_menu: QMenu = menus["&File"]
+        before = self.window.actions_by_name["export"]
+        for text, slot in (("Compare with a saved &reconstruction…", self.open_reconstruction_dialog),
+                           ("Compare with another &checkpoint (A/B)…", self.open_checkpoint_dialog),
+                           ("Compare with &objectGuess", self.compare.use_ground_truth)):
+            action = file_menu.addAction(text)
+            action.triggered.connect(slot)
+            file_menu.insertAction(before, action)
+        file_menu.insertSeparator(before)
+        view_menu: QMenu = menus["&View"]
+        first = view_menu.actions()[len(self.window.docks)] if len(view_menu.actions()) > len(self.window.docks) else None
+        for dock in self.docks.values():
+            view_menu.insertAction(first, dock.toggleViewAction())
+
+    # ------------------------------------------------------------------ references
+    def claims(self, path: Path) -> bool:
+        """True for a file the Compare dock opens as a reference (a reconstruction.h5)."""
+        return is_reconstruction_file(path)
+
+    def open_reference(self, path: str | Path) -> bool:
+        """Compare with a saved reconstruction; a dialog names the file when it cannot be read."""
+        try:
+            self.compare.open_reconstruction(path)
+        except (PtychoGuiError, ValueError, OSError) as exc:
+            self.window.report_error("Cannot open reconstruction", str(exc))
+            return False
+        self.docks["compare"].show()
+        self.docks["compare"].raise_()
+        return True
+
+    @Slot()
+    def open_reconstruction_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Compare with a saved reconstruction",
+                                              self.window._last_dir(), RECONSTRUCTION_FILTER)
+        if path:
+            self.open_reference(path)
+
+    @Slot()
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Compare with another checkpoint (A/B)",
+                                              self.window._last_dir(), CHECKPOINT_FILTER)
+        if path and not self.compare.open_checkpoint(path):
+            self.window.report_error("Cannot run A/B", "Open a dataset first: the second checkpoint runs on its scan.")
+        elif path:
+            self.docks["compare"].show()
+            self.docks["compare"].raise_()
+
+    # ------------------------------------------------------------------ export
+    @Slot(str)
+    def export(self, view_name: str) -> None:
+        """Ask for a file name and write the view's data (NPZ) and its picture (PNG beside it)."""
+        path, _ = QFileDialog.getSaveFileName(self.window, f"Export the {view_name} view", self.window._last_dir(),
+                                              "NumPy archive (*.npz)")
+        if path:
+            self.export_to(view_name, Path(path))
+
+    def export_to(self, view_name: str, destination: Path) -> list[Path]:
+        """Write ``destination`` (.npz data) and ``destination`` with .png (the dock as shown); [] with nothing to write."""
+        destination = destination.with_suffix(".npz")
+        view = self.compare if view_name == "compare" else self.diffraction
+        try:
+            if view_name == "compare":
+                if self.compare.state.comparison is None:
+                    return []
+                write_comparison_npz(self.compare.state.comparison, destination, overwrite=True)
+            else:
+                shown, batch = self.diffraction.shown, self.window.session.current
+                if shown is None or batch is None:
+                    return []
+                write_diffraction_npz(shown.residual, _single_group_result(batch, self.window.session.run, shown.group),
+                                      destination,
+                                      overwrite=True)
+            picture = destination.with_suffix(".png")
+            with atomic_path(picture, overwrite=True) as tmp:
+                if not view.grab().save(str(tmp), "PNG"):
+                    raise OSError(f"{picture}: cannot write the PNG")
+        except (PtychoGuiError, OSError) as exc:
+            self.window.report_error("Export failed", str(exc))
+            return []
+        self.window.statusBar().showMessage(f"exported {destination.name} and {picture.name}", 4000)
+        return [destination, picture]
+
+
+def _single_group_result(batch: BatchResult, run, group: int) -> BatchResult:
+    """A batch result describing one group of the run (the diffraction export's group table and positions)."""
+    indices = np.array([group])
+    return dataclasses.replace(batch, group_indices=indices, groups=run.groups[indices],
+                               positions=run.positions[indices], patches=batch.patches[:0])
