@@ -28,6 +28,8 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
+MAX_SYMBOL_POINTS = 200
+"""Curves longer than this are drawn as lines only (a symbol per batch costs every redraw and shows nothing more)."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 
@@ -129,10 +131,14 @@ class StatisticsView(QWidget):
         arrays = history.as_arrays()
         done = np.flatnonzero(history.recorded)
         connect = consecutive(done)
+        symbols = done.size <= MAX_SYMBOL_POINTS
         for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
-                self.curves[name].setData(done, y, connect=connect)
+                curve = self.curves[name]
+                if (curve.opts["symbol"] is not None) != symbols:
+                    curve.setSymbol("o" if symbols else None)
+                curve.setData(done, y, connect=connect)
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:
