@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ptycho_gui.app.display import (
@@ -556,7 +557,14 @@ class Session(QObject):
         else:
             where = "device"
         memory = f" · {where} memory {used / 2**20:,.0f} MiB" if used is not None else ""
-        return f"{device_label(self.run.device)}{memory}"
+        return f"{device_label(self.run.device)}{self._threads_text()}{memory}"
+
+    def _threads_text(self) -> str:
+        """' · N torch threads' for CPU runs (all cores but one by default), else ''."""
+        if self.run is None or self.run.device.type != "cpu":
+            return ""
+        threads = self.settings.num_threads or torch.get_num_threads()
+        return f" · {threads} torch thread{'s' if threads != 1 else ''}"
 
     # ------------------------------------------------------------------ stitching
     def set_stitch(self, stitch: str | None = None, crop: int | None = None) -> None:

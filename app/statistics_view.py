@@ -116,11 +116,15 @@ class StatisticsView(QWidget):
 
     @Slot(int)
     def _on_batch_computed(self, _index: int) -> None:
-        self._session.redraws.request((self, "curves"), self.redraw_curves)
+        for column in range(len(self.plots)):
+            self._session.redraws.request((self, "curves", column), lambda column=column: self.redraw_curves(column))
 
     @Slot()
-    def redraw_curves(self) -> None:
-        """Redraw every statistics curve from the session's history."""
+    def redraw_curves(self, column: int | None = None) -> None:
+        """Redraw the statistics curves of one plot (None: every plot) from the session's history.
+
+        Live, each plot redraws in its own event-loop turn, so no turn pays for all of them.
+        """
         history = self._session.history
         if history is None:
             for curve in self.curves.values():
@@ -132,7 +136,9 @@ class StatisticsView(QWidget):
         done = np.flatnonzero(history.recorded)
         connect = consecutive(done)
         symbols = done.size <= MAX_SYMBOL_POINTS
-        for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
+        for index, (plot, (_, curves)) in enumerate(zip(self.plots, CURVE_GROUPS, strict=True)):
+            if column is not None and index != column:
+                continue
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
                 curve = self.curves[name]

@@ -107,3 +107,4 @@ def test_window_at_50000_positions_keeps_overlays_bounded_and_the_offsets_table_
     assert len(canvas_view.overlay.batch_positions.data) == 8
     assert offsets_view.model.rowCount() == 8 == len(offsets_view.batch_points.data)
     assert canvas_view.uncovered.image.dtype == np.uint8
+    assert "1 torch thread ·" in window.device_label.text()
