@@ -55,6 +55,8 @@ CANVAS_REFRESH_MS = 100
 CANVAS_TIME_SHARE = 0.1
 """... and less often when rendering it is slow, so it never takes more than this share of the GUI thread."""
 INPUT_BATCHES_CACHED = 4
+STORE_MEMORY_BYTES = 256 << 20
+"""Patch tables larger than this live in a temporary file, outside the process's resident memory."""
 
 
 def default_num_threads() -> int:
@@ -318,7 +320,8 @@ class Session(QObject):
             return
         run = InferenceRun(self.model, self.dataset, self.settings)
         self.run = run
-        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N)
+        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N,
+                                memory_budget=STORE_MEMORY_BYTES)
         self.history = StatsHistory(run.n_batches)
         self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
         self._set_state("ready")
