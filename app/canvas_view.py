@@ -22,6 +22,7 @@ from ptycho_gui.app.plot_helpers import (
     ViewLink,
     install_export_action,
 )
+from ptycho_gui.app.position_cloud import PositionCloud
 from ptycho_gui.app.redraw_queue import QueuedRedraw
 from ptycho_gui.app.session import ObjectImage, Session, canvas_display_xy, canvas_object_xy
 from ptycho_gui.engine.stitching import COVERED_WEIGHT
@@ -30,13 +31,13 @@ from ptycho_gui.types import STITCH_MODES, Canvas
 CROP_COLOR = "#00b4ff"
 UNCOVERED_RGBA = (236, 236, 236, 255)
 """Canvas pixels no crop reached are painted flat light grey, apart from every data colour."""
+UNCOVERED_LUT = np.array([(0, 0, 0, 0), UNCOVERED_RGBA], dtype=np.uint8)
+"""Lookup table of the uncovered mask: 0 transparent, 1 grey (one byte a pixel, coloured while painting)."""
 
 
 def uncovered_mask(canvas: Canvas) -> np.ndarray:
-    """(H, W, 4) uint8 overlay: opaque grey where the canvas is not covered, transparent elsewhere."""
-    rgba = np.zeros((*canvas.weight.shape, 4), dtype=np.uint8)
-    rgba[canvas.weight <= COVERED_WEIGHT] = UNCOVERED_RGBA
-    return rgba
+    """(H, W) uint8 mask: 1 where the canvas is not covered, 0 elsewhere; drawn through ``UNCOVERED_LUT``."""
+    return (canvas.weight <= COVERED_WEIGHT).view(np.uint8)
 
 
 def scan_extent(xs: np.ndarray, ys: np.ndarray, margin: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -59,20 +60,18 @@ class PatchOverlay:
     """Scan positions (all, current batch) and the selected patch's footprint and crop box on a plot."""
 
     def __init__(self, plot: pg.PlotItem):
-        self.all_positions = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*ALL_POSITIONS_COLOR))
+        self.all_positions = PositionCloud(plot, size=3, brush=pg.mkBrush(*ALL_POSITIONS_COLOR), z=10)
         self.batch_positions = pg.ScatterPlotItem(size=6, pen=pg.mkPen("k", width=0.5),
                                                   brush=pg.mkBrush(BATCH_POSITIONS_COLOR))
         self.footprint = pg.PlotCurveItem(pen=pg.mkPen(SELECTION_COLOR, width=2))
         self.crop = pg.PlotCurveItem(pen=pg.mkPen(CROP_COLOR, width=2, style=Qt.PenStyle.DashLine))
-        for z, item in enumerate((self.all_positions, self.batch_positions, self.footprint, self.crop)):
-            item.setZValue(10 + z)
+        for z, item in enumerate((self.batch_positions, self.footprint, self.crop)):
+            item.setZValue(11 + z)
             plot.addItem(item)
 
     def set_all(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
-        if x is None:
-            self.all_positions.clear()
-        else:
-            self.all_positions.setData(x=x, y=y)
+        """Every scan position, decimated to the view (None: hide them)."""
+        self.all_positions.set_positions(x, y)
 
     def set_batch(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
         if x is None:
@@ -230,7 +229,7 @@ class CanvasView(QueuedRedraw, QWidget):
             if image.quantity == "weight":
                 self.uncovered.clear()
             else:
-                self.uncovered.setImage(uncovered_mask(canvas), autoLevels=False)
+                self.uncovered.setImage(uncovered_mask(canvas), autoLevels=False, levels=(0, 1), lut=UNCOVERED_LUT)
                 self.uncovered.setRect(QRectF(*image.rect))
             mirrored = " · mirrored layout" if canvas.mirrored else ""
             self.plot.set_title(
@@ -240,8 +239,8 @@ class CanvasView(QueuedRedraw, QWidget):
         frame = None if canvas is None else (canvas.image.shape, canvas.center_xy, canvas.mirrored)
         if frame != self._frame:
             self._frame = frame
-            self._draw_all_positions()
             self.show_scan_extent()
+            self._draw_all_positions()
         self._draw_batch()
         self._draw_selection()
 

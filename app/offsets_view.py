@@ -17,10 +17,12 @@ from ptycho_gui.app.plot_helpers import (
     fix_left_axis,
     install_export_action,
 )
+from ptycho_gui.app.position_cloud import PositionCloud
 from ptycho_gui.app.session import PatchSelection, Session
 
-MAX_LINKED_MEMBERS = 20_000
-"""Above this many group members only the current batch's links are drawn (all of them would slow every repaint)."""
+MAX_LINKED_MEMBERS = 4_000
+"""Above this many group members only the current batch's links are drawn (all of them would slow every repaint
+and merge into one blob)."""
 TABLE_COLUMNS = ("group", "ch", "row", "dx", "dy", "x", "y")
 TABLE_TIPS = ("group (index in the run's group table)", "channel within the group", "dataset row",
               "x offset from the group centre (object pixels)", "y offset from the group centre (object pixels)",
@@ -40,6 +42,13 @@ def widest_cells(n_groups: int, channels: int, n_rows: int, positions: np.ndarra
     spread = float(np.abs(offsets).max()) if offsets.size else 0.0
     return (str(max(n_groups - 1, 0)), str(max(channels - 1, 0)), str(max(n_rows - 1, 0)),
             f"{-spread:+.2f}", f"{-spread:+.2f}", f"{-largest:.2f}", f"{-largest:.2f}")
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values, (0, 1) when there are none."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 class OffsetsTableModel(QAbstractTableModel):
@@ -121,14 +130,15 @@ class OffsetsView(QWidget):
         self.plot.getViewBox().disableAutoRange()
         fix_left_axis(self.plot, labelled=True)
         self.all_links = pg.PlotCurveItem(pen=pg.mkPen(180, 180, 180, 120, width=1), connect="pairs")
-        self.all_points = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(*ALL_POSITIONS_COLOR))
         self.batch_links = pg.PlotCurveItem(pen=pg.mkPen(BATCH_POSITIONS_COLOR, width=1.5), connect="pairs")
         self.batch_points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k", width=0.5),
                                                brush=pg.mkBrush(BATCH_POSITIONS_COLOR))
         self.centres = pg.ScatterPlotItem(size=7, symbol="+", pen=pg.mkPen("k", width=1.2), brush=None)
         self.selected = pg.ScatterPlotItem(size=14, pen=pg.mkPen(SELECTION_COLOR, width=2), brush=None)
-        for z, item in enumerate((self.all_links, self.all_points, self.batch_links, self.batch_points, self.centres,
-                                  self.selected)):
+        self.all_links.setZValue(0)
+        self.plot.addItem(self.all_links)
+        self.all_points = PositionCloud(self.plot, size=4, brush=pg.mkBrush(*ALL_POSITIONS_COLOR), z=1)
+        for z, item in enumerate((self.batch_links, self.batch_points, self.centres, self.selected), start=2):
             item.setZValue(z)
             self.plot.addItem(item)
 
@@ -184,14 +194,15 @@ class OffsetsView(QWidget):
         run = self._session.run
         if run is None:
             self.all_links.setData([], [])
-            self.all_points.clear()
+            self.all_points.set_positions(None, None)
         else:
             if run.member_positions[..., 0].size <= MAX_LINKED_MEMBERS:
                 self.all_links.setData(*member_to_centre_segments(run.member_positions), connect="pairs")
             else:
                 self.all_links.setData([], [])
-            self.all_points.setData(x=self._session.dataset.xcoords, y=self._session.dataset.ycoords)
-            self.plot.getViewBox().autoRange(padding=0.05)
+            self.plot.getViewBox().setRange(xRange=_span(self._session.dataset.xcoords),
+                                            yRange=_span(self._session.dataset.ycoords), padding=0.05)
+            self.all_points.set_positions(self._session.dataset.xcoords, self._session.dataset.ycoords)
             self.fit_columns(widest_cells(run.n_groups, run.groups.shape[1], len(self._session.dataset.xcoords),
                                           run.positions))
         self._draw_batch()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from ptycho_gui.app.display import (
@@ -54,6 +55,8 @@ CANVAS_REFRESH_MS = 100
 CANVAS_TIME_SHARE = 0.1
 """... and less often when rendering it is slow, so it never takes more than this share of the GUI thread."""
 INPUT_BATCHES_CACHED = 4
+STORE_MEMORY_BYTES = 256 << 20
+"""Patch tables larger than this live in a temporary file, outside the process's resident memory."""
 
 
 def default_num_threads() -> int:
@@ -317,7 +320,8 @@ class Session(QObject):
             return
         run = InferenceRun(self.model, self.dataset, self.settings)
         self.run = run
-        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N)
+        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N,
+                                memory_budget=STORE_MEMORY_BYTES)
         self.history = StatsHistory(run.n_batches)
         self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
         self._set_state("ready")
@@ -556,7 +560,14 @@ class Session(QObject):
         else:
             where = "device"
         memory = f" · {where} memory {used / 2**20:,.0f} MiB" if used is not None else ""
-        return f"{device_label(self.run.device)}{memory}"
+        return f"{device_label(self.run.device)}{self._threads_text()}{memory}"
+
+    def _threads_text(self) -> str:
+        """' · N torch threads' for CPU runs (all cores but one by default), else ''."""
+        if self.run is None or self.run.device.type != "cpu":
+            return ""
+        threads = self.settings.num_threads or torch.get_num_threads()
+        return f" · {threads} torch thread{'s' if threads != 1 else ''}"
 
     # ------------------------------------------------------------------ stitching
     def set_stitch(self, stitch: str | None = None, crop: int | None = None) -> None:

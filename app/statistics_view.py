@@ -28,6 +28,8 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
+MAX_SYMBOL_POINTS = 200
+"""Curves longer than this are drawn as lines only (a symbol per batch costs every redraw and shows nothing more)."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 
@@ -126,11 +128,15 @@ class StatisticsView(QWidget):
 
     @Slot(int)
     def _on_batch_computed(self, _index: int) -> None:
-        self._session.redraws.request((self, "curves"), self.redraw_curves)
+        for column in range(len(self.plots)):
+            self._session.redraws.request((self, "curves", column), lambda column=column: self.redraw_curves(column))
 
     @Slot()
-    def redraw_curves(self) -> None:
-        """Redraw every statistics curve from the session's history."""
+    def redraw_curves(self, column: int | None = None) -> None:
+        """Redraw the statistics curves of one plot (None: every plot) from the session's history.
+
+        Live, each plot redraws in its own event-loop turn, so no turn pays for all of them.
+        """
         history = self._session.history
         if history is None:
             for curve in self.curves.values():
@@ -141,10 +147,16 @@ class StatisticsView(QWidget):
         arrays = history.as_arrays()
         done = np.flatnonzero(history.recorded)
         connect = consecutive(done)
-        for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
+        symbols = done.size <= MAX_SYMBOL_POINTS
+        for index, (plot, (_, curves)) in enumerate(zip(self.plots, CURVE_GROUPS, strict=True)):
+            if column is not None and index != column:
+                continue
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
-                self.curves[name].setData(done, y, connect=connect)
+                curve = self.curves[name]
+                if (curve.opts["symbol"] is not None) != symbols:
+                    curve.setSymbol("o" if symbols else None)
+                curve.setData(done, y, connect=connect)
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:

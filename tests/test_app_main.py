@@ -39,6 +39,7 @@ def test_scripted_run_writes_screenshot_and_latency_report(tmp_path, bundle_path
     assert latency["count"] > 0 and latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert latency["batches_done"] == latency["batches"] == 3 and latency["state"] == "finished"
     assert latency["run_seconds"] > 0 and latency["torch_threads"] == 1
+    assert latency["open_seconds"] > 0 and 0 < latency["first_patch_grid_seconds"] < latency["run_seconds"]
     assert (tmp_path / "config" / "ptycho-gui" / "ptycho-gui.conf").is_file()
 
 

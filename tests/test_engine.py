@@ -116,6 +116,8 @@ def test_patch_store_spills_to_disk_past_its_budget():
     np.testing.assert_array_equal(store.get(np.arange(5, 10)), batch)
     with pytest.raises(KeyError):
         store.get(np.arange(0, 5))
+    store.put(np.arange(0, 5), batch[::-1])
+    np.testing.assert_array_equal(store.get(np.arange(10)), np.concatenate([batch[::-1], batch]))
     store.close()
 
 

@@ -163,6 +163,33 @@ def test_incremental_equals_one_shot_in_any_batch_order(generated_reference, coo
     assert incremental.center_xy == one_shot.center_xy and stitcher.n_added == len(positions)
 
 
+@pytest.mark.parametrize("mode", STITCH_MODES)
+def test_live_canvases_between_batches_equal_one_shot_and_stay_as_they_were(generated_reference, coords, mode):
+    """canvas() recomputes only where batches landed since the last call; each canvas is its own snapshot."""
+    positions = group_positions(generated_reference["groups"], *coords)
+    patches = generated_reference["pred_patches"]
+    stitcher = Stitcher(mode, 20, 64, positions)
+    order = np.random.default_rng(1).permutation(len(positions))
+    seen = np.zeros(0, dtype=np.int64)
+    snapshots = []
+    for batch in np.array_split(order, 5):
+        stitcher.add(batch, patches[batch])
+        seen = np.concatenate([seen, batch])
+        live = stitcher.canvas()
+        snapshots.append((live, live.image.copy()))
+        fresh = Stitcher(mode, 20, 64, positions)
+        fresh.add(np.sort(seen), patches[np.sort(seen)])
+        reference = fresh.canvas()
+        scale = np.abs(reference.image).max()
+        np.testing.assert_allclose(live.image, reference.image, rtol=0, atol=1e-6 * scale)
+        np.testing.assert_allclose(live.weight, reference.weight, rtol=1e-6, atol=1e-6)
+    for live, image in snapshots:
+        np.testing.assert_array_equal(live.image, image)
+    final = stitch(mode, 20, positions, patches)
+    np.testing.assert_allclose(snapshots[-1][0].image, final.image, rtol=0, atol=1e-6 * np.abs(final.image).max())
+    np.testing.assert_allclose(snapshots[-1][0].weight, final.weight, rtol=1e-6, atol=1e-6)
+
+
 def test_add_cost_is_the_batch_window_not_the_canvas(coords, generated_reference):
     """Each add touches B·C windows of (M+1)² pixels, however many batches came before and however big the canvas."""
     positions = group_positions(generated_reference["groups"], *coords)

@@ -6,6 +6,7 @@ spilling to disk past a budget keeps the process's memory bounded on 50,000-patt
 
 from __future__ import annotations
 
+import mmap
 import tempfile
 
 import numpy as np
@@ -20,11 +21,14 @@ class PatchStore:
         shape = (n_groups, C, N, N)
         nbytes = int(np.prod(shape)) * np.dtype(np.complex64).itemsize
         self._tempfile = None
+        self._map: mmap.mmap | None = None
         if nbytes <= memory_budget:
             self.patches = np.zeros(shape, dtype=np.complex64)
         else:
             self._tempfile = tempfile.NamedTemporaryFile(prefix="ptycho-gui-patches-", suffix=".bin")
-            self.patches = np.memmap(self._tempfile, dtype=np.complex64, mode="w+", shape=shape)
+            self._tempfile.truncate(nbytes)
+            self._map = mmap.mmap(self._tempfile.fileno(), nbytes)
+            self.patches = np.ndarray(shape, dtype=np.complex64, buffer=self._map)
         self.filled = np.zeros(n_groups, dtype=bool)
 
     @property
@@ -36,6 +40,17 @@ class PatchStore:
         """Store one batch's patches at their group rows."""
         self.patches[group_indices] = patches
         self.filled[group_indices] = True
+        self._release(np.asarray(group_indices))
+
+    def _release(self, group_indices: np.ndarray) -> None:
+        """On disk: drop the pages just written from this process's resident memory (they stay in the file and
+        the page cache), so a 50,000-pattern table does not count against the process however much was stored."""
+        if self._map is None or group_indices.size == 0:
+            return
+        row = self.patches[0].nbytes
+        start = int(group_indices.min()) * row // mmap.PAGESIZE * mmap.PAGESIZE
+        stop = (int(group_indices.max()) + 1) * row
+        self._map.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
     def get(self, group_indices: np.ndarray) -> np.ndarray:
         """Copy of the patches of these groups (they must have been stored)."""
@@ -47,5 +62,6 @@ class PatchStore:
         """Release the temporary file, if any."""
         if self._tempfile is not None:
             self.patches = None
+            self._map = None
             self._tempfile.close()
             self._tempfile = None

@@ -120,9 +120,14 @@ class Stitcher:
         self._last_add_updates = 0
 
     def _allocate(self) -> None:
-        """The (H+1)×(W+1) complex128 numerator and float64 weight accumulators (one spare row/column)."""
+        """The (H+1)×(W+1) complex128 numerator and float64 weight accumulators (one spare row/column), and
+        the canvas computed from them, brought up to date only where batches landed since (``_dirty``)."""
         self._num = np.zeros((self.size + 1, self.size + 1), dtype=np.complex128)
         self._den = np.zeros((self.size + 1, self.size + 1), dtype=np.float64)
+        self._image = np.zeros((self.size, self.size), dtype=np.complex64)
+        self._weight = np.zeros((self.size, self.size), dtype=np.float32)
+        self._dirty: tuple[int, int, int, int] | None = None
+        """(row0, row1, col0, col1) enclosing every window added since the last ``canvas``."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -153,6 +158,9 @@ class Stitcher:
         """Forget every added batch (same frame)."""
         self._num[:] = 0
         self._den[:] = 0
+        self._image[:] = 0
+        self._weight[:] = 0
+        self._dirty = None
         self._added[:] = False
         self._last_add_updates = 0
 
@@ -200,15 +208,31 @@ class Stitcher:
         np.add.at(self._den, (rows, cols), _bilinear_windows(np.ones((1, m, m)), frac_x, frac_y))
         self._added[group_indices] = True
         self._last_add_updates = rows.shape[0] * (m + 1) ** 2
+        self._mark_dirty(int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+
+    def _mark_dirty(self, row0: int, row1: int, col0: int, col1: int) -> None:
+        """Grow the region ``canvas`` must recompute to include these rows and columns."""
+        if self._dirty is not None:
+            r0, r1, c0, c1 = self._dirty
+            row0, row1, col0, col1 = min(row0, r0), max(row1, r1), min(col0, c0), max(col1, c1)
+        self._dirty = (row0, row1, col0, col1)
 
     def canvas(self) -> Canvas:
-        """The canvas of everything added so far, with its frame."""
-        num = self._num[: self.size, : self.size]
-        den = self._den[: self.size, : self.size]
-        image = (num / (den + DENOMINATOR_EPS)).astype(np.complex64)
+        """The canvas of everything added so far, with its frame (a copy: later batches do not change it).
+
+        Only the region batches reached since the previous call is divided again, so a live refresh
+        costs a copy of the canvas rather than a division over all of it.
+        """
+        if self._dirty is not None:
+            r0, r1, c0, c1 = self._dirty
+            r1, c1 = min(r1, self.size), min(c1, self.size)
+            den = self._den[r0:r1, c0:c1]
+            self._image[r0:r1, c0:c1] = self._num[r0:r1, c0:c1] / (den + DENOMINATOR_EPS)
+            self._weight[r0:r1, c0:c1] = den
+            self._dirty = None
         return Canvas(
-            image=image,
-            weight=den.astype(np.float32),
+            image=self._image.copy(),
+            weight=self._weight.copy(),
             center_xy=self.center_xy,
             stitch=self.mode,
             crop=self.crop,
