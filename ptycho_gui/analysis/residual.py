@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ptycho_gui.analysis.forward_model import padded_size, predicted_amplitude
+from ptycho_gui.analysis.forward_model import (
+    extract_channels,
+    far_field_amplitude,
+    padded_size,
+    predicted_amplitude,
+    relative_offsets,
+)
 from ptycho_gui.errors import IncompatibleInputsError
 
 
@@ -37,6 +43,19 @@ class PhysicsModel:
         return predicted_amplitude(patches, self.probe, positions, self.object_big,
                                    padded_size(n, self.gridsize), self.weighting)
 
+    def predict_merged(self, merged: np.ndarray, member_positions: np.ndarray) -> np.ndarray:
+        """Unscaled predicted amplitude (B, C, N, N) of a group-merging network's (B, 1, N, N) merged patches:
+        each member's patch is cut from its group's merged patch at the member's offset (contract §2.5 step 2)."""
+        n = merged.shape[-1]
+        channels = extract_channels(merged[:, 0], relative_offsets(member_positions), n)
+        return far_field_amplitude(channels * self.probe)
+
+    def predict_batch(self, run, result) -> np.ndarray:
+        """Unscaled predicted amplitude (B, C, N, N) of one computed batch of ``run`` (an InferenceRun)."""
+        if run.model.merges_groups:
+            return self.predict_merged(result.patches, run.member_positions[result.group_indices])
+        return self.predict(result.patches, result.positions)
+
 
 def physics_model_for(model, dataset) -> PhysicsModel:
     """The forward model of a LoadedModel on a ScanDataset (the checkpoint's probe if any, else probeGuess)."""
@@ -50,7 +69,9 @@ def physics_model_for(model, dataset) -> PhysicsModel:
             f"no probe for the physics residual: checkpoint {model.path.name} stores none and dataset "
             f"{dataset.path.name} has no probeGuess"
         )
-    return PhysicsModel(probe, source, bool(model.cnn_config.object_big), int(model.gridsize))
+    if "object_big" not in model.config:
+        raise IncompatibleInputsError(f"checkpoint {model.path.name} does not say whether its object is 'big'")
+    return PhysicsModel(probe, source, bool(model.config["object_big"]), int(model.gridsize))
 
 
 def residual_sums(predicted: np.ndarray, measured: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

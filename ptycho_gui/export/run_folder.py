@@ -75,7 +75,7 @@ def _record(run: InferenceRun, result, writer: ReconstructionWriter, collector: 
     writer.write_batch(result)
     if physics is not None:
         measured = run.read_inputs(result.group_indices) * run.input_scale
-        residual.add(result.group_indices, physics.predict(result.patches, result.positions), measured)
+        residual.add(result.group_indices, physics.predict_batch(run, result), measured)
     collector.add(result)
     if on_batch is not None:
         on_batch()

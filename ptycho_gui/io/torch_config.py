@@ -50,6 +50,8 @@ GENERATOR_FIELDS: dict[str, tuple[str, type, object]] = {
     "generator_output_mode": ("output_mode", str, "real_imag"),
 }
 """PtychoPINN config field → (FnoConfig field, type, PtychoPINN default) for the FNO family."""
+PHYSICS_FIELDS = ("object_big", "probe_big")
+"""Forward-model switches every generator's training used (the cnn's are in its CnnConfig)."""
 _GENERATOR_FORWARD_FIELDS = ("fno_input_transform", "generator_output_mode")
 """Generator fields that can change the output without changing any tensor name or shape."""
 
@@ -118,6 +120,7 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
         raise UnsupportedModelError(path, str(exc)) from exc
     gridsize = math.isqrt(C)
     config = {"architecture": family, "N": N, "C": C, "gridsize": gridsize, **shown, "num_datasets": num_datasets}
+    config.update(_physics_fields(path, fields_, where, sources))
     sources = {name: sources.get(name, where) for name in config}
     notes = []
     if family in ("fno", "fno_vanilla"):
@@ -132,6 +135,21 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
         notes.append(f"fields absent from {source}, taken at PtychoPINN defaults: {', '.join(absent_shown)}")
     unverified = [name for name in _GENERATOR_FORWARD_FIELDS if name in absent_shown]
     return Resolved(family, cfg, config, source, unverified, notes, None, sources)
+
+
+def _physics_fields(path: Path, fields_: Mapping, where: str, sources: dict) -> dict:
+    """``object_big`` and ``probe_big``: they change no tensor, only PtychoPINN's physics (merge/extract, probe)."""
+    values = {}
+    for name in PHYSICS_FIELDS:
+        dotted = name.replace("_", ".")
+        key = name if name in fields_ else dotted if dotted in fields_ else None
+        if key is None:
+            values[name] = True
+            sources[name] = f"PtychoPINN default (absent from {where})"
+        else:
+            values[name] = _typed(path, fields_, where, key, bool)
+            sources[name] = f"{where} {key}" if key != name else where
+    return values
 
 
 def _generator_from_params(path: Path, family: str, params: dict, state_dict: dict) -> Resolved:

@@ -69,7 +69,7 @@ def run_sweep(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict],
                 rows = run_on_client(client, pairs, settings, on_row)
         else:
             with distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                                          processes=True, dashboard_address=None) as cluster, \
+                                          processes=True, dashboard_address=":0") as cluster, \
                     distributed.Client(cluster) as client:
                 rows = run_on_client(client, pairs, settings, on_row)
     return [rows[pair.index] for pair in pairs]
