@@ -38,7 +38,7 @@ def flat_row(row: dict) -> dict:
     identity = row["checkpoint"]
     flat = {"checkpoint": identity["path"], "sha256": identity["sha256"], "format": identity["format"],
             "family": identity["family"], "gridsize": identity["gridsize"]}
-    flat |= {key: row[key] for key in ("dataset", "reconstruction", "status", "reason", "groups", "seconds")}
+    flat |= {key: row.get(key) for key in ("dataset", "reconstruction", "status", "reason", "groups", "seconds")}
     for name, (group, key) in METRIC_COLUMNS:
         flat[name] = None if row["metrics"] is None else row["metrics"][group][key]
     flat["residual_nmse_mean"] = row["residual_nmse_mean"]
