@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
             dock.setObjectName("dock_sweep")
             dock.setWidget(self.views["sweep"])
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.tabifyDockWidget(self.docks["statistics"], dock)
             self.docks["sweep"] = dock
         self.views["sweep"].set_table(table)
         self.docks["sweep"].show()
