@@ -142,3 +142,26 @@ def test_shared_fixture_sweep_matches_metrics(shared_bundle_path, shared_ckpt_pa
         assert row["status"] == "ok", row["reason"]
         assert row["metrics"] == _metrics_cli(row["reconstruction"], row["dataset"], capsys)
         assert row["residual_nmse_mean"] is not None
+
+
+def test_stitcher_partial_sums_merge_exactly_and_refuse_a_group_twice():
+    from ptycho_gui.engine.stitching import Stitcher
+
+    rng = np.random.default_rng(0)
+    positions = rng.uniform(0, 30, (12, 4, 2))
+    patches = (rng.normal(size=(12, 4, 16, 16)) + 1j * rng.normal(size=(12, 4, 16, 16))).astype(np.complex64)
+    whole, merged = Stitcher("position", 8, 16, positions), Stitcher("position", 8, 16, positions)
+    whole.add(np.arange(12), patches)
+    for part in (np.arange(0, 5), np.arange(5, 12)):
+        shard = Stitcher("position", 8, 16, positions)
+        shard.add(part, patches[part])
+        merged.merge_partial(*shard.partial_sums())
+    np.testing.assert_allclose(merged.canvas().image, whole.canvas().image, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="added twice"):
+        merged.merge_partial(*shard.partial_sums())
+
+
+def test_a_missing_checkpoint_argument_is_invalid_input(generated_files, tmp_path, capsys):
+    code = main(["sweep", str(tmp_path / "nowhere"), "--data", str(generated_files.dataset), "-o", str(tmp_path)])
+    assert code == 3
+    assert "nowhere: file not found" in capsys.readouterr().err
