@@ -21,8 +21,9 @@ MISSING_DASK = "Dask distributed is not installed: pip install 'ptycho-gui[sweep
 
 
 def default_workers() -> int:
-    """Workers of the default LocalCluster: one per CPU core."""
-    return max(1, os.cpu_count() or 1)
+    """Workers of the default LocalCluster: one per CPU core this process may use."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return max(1, len(usable))
 
 
 def run_in_process(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None]) -> dict[int, dict]:
