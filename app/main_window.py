@@ -20,8 +20,10 @@ from ptycho_gui.app.run_controls_view import RunControlsView
 from ptycho_gui.app.session import Session
 from ptycho_gui.app.statistics_view import StatisticsView
 from ptycho_gui.app.summary_view import SummaryView
+from ptycho_gui.app.sweep_view import SweepComparisonDialog, SweepView
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.io.detect import detect_kind
+from ptycho_gui.sweep.table import read_sweep
 from ptycho_gui.types import RunSettings
 
 APP_NAME = "ptycho-gui"
@@ -64,6 +66,7 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str, str] | None = None
         """(title, message, details) of the last error reported to the user."""
         self.message_box: QMessageBox | None = None
+        self.sweep_comparison: SweepComparisonDialog | None = None
         self._default_sizes_pending = False
         self._focus_given = False
         self.setObjectName("ptycho_gui_main_window")
@@ -133,6 +136,8 @@ class MainWindow(QMainWindow):
             "open_checkpoint": self._action("Open &checkpoint…", self.open_checkpoint_dialog),
             "open_dataset": self._action("Open &dataset…", self.open_dataset_dialog),
             "open_demo": self._action("Open the &demo", self.open_demo),
+            "open_sweep": self._action("Open s&weep…", self.open_sweep_dialog,
+                                       tip="Open a sweep.json from ptycho-inspect sweep"),
             "export": self._action("&Export…", lambda: self.open_export_dialog(None), ("Ctrl+E",)),
             "quit": self._action("&Quit", self.close, (QKeySequence.StandardKey.Quit, "Ctrl+Q")),
             "run": self._action("Run", session.toggle_run, (Qt.Key.Key_Space,), sp.SP_MediaPlay,
@@ -155,6 +160,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         for name in ("open", "open_checkpoint", "open_dataset"):
             file_menu.addAction(actions[name])
+        file_menu.addAction(actions["open_sweep"])
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addAction(actions["open_demo"])
         file_menu.addSeparator()
@@ -300,6 +306,42 @@ class MainWindow(QMainWindow):
         self.demo = ok
         self._update_title()
         return ok
+
+    def open_sweep_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open sweep", self._last_dir(), "Sweep tables (*.json);;All files (*)")
+        if path:
+            self._remember_dir(path)
+            self.open_sweep(Path(path))
+
+    def open_sweep(self, path: Path) -> bool:
+        """Show a sweep.json's pairs in the Sweep dock (created on first use)."""
+        try:
+            table = read_sweep(path)
+        except PtychoGuiError as exc:
+            self.report_exception("Cannot open sweep", exc)
+            return False
+        if "sweep" not in self.views:
+            self.views["sweep"] = SweepView()
+            self.views["sweep"].sigOpenReconstruction.connect(self.compare_sweep_row)
+            dock = QDockWidget("Sweep", self)
+            dock.setObjectName("dock_sweep")
+            dock.setWidget(self.views["sweep"])
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+            self.tabifyDockWidget(self.docks["statistics"], dock)
+            self.docks["sweep"] = dock
+        self.views["sweep"].set_table(table)
+        self.docks["sweep"].show()
+        self.docks["sweep"].raise_()
+        return True
+
+    def compare_sweep_row(self, reconstruction: str, reference: str | None) -> None:
+        """A sweep row's reconstruction beside its reference with the core metrics, in a dialog of its own."""
+        try:
+            self.sweep_comparison = SweepComparisonDialog(reconstruction, reference, self)
+        except (PtychoGuiError, ValueError) as exc:
+            self.report_exception("Cannot compare", exc)
+            return
+        self.sweep_comparison.show()
 
     def _last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))

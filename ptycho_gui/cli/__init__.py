@@ -18,6 +18,7 @@ from ptycho_gui.cli.forward import add_forward_command
 from ptycho_gui.cli.info import add_info_command
 from ptycho_gui.cli.metrics import add_metrics_command
 from ptycho_gui.cli.run import add_run_command
+from ptycho_gui.cli.sweep import add_sweep_command
 from ptycho_gui.errors import PtychoGuiError
 
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
@@ -26,6 +27,7 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_export_command,
     add_forward_command,
     add_metrics_command,
+    add_sweep_command,
 )
 """Every sub-command, in the order ``--help`` lists them."""
 

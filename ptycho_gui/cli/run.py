@@ -25,54 +25,17 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     """Run the network over the scan and write reconstruction.h5, the debug dump and the stats log."""
-    from ptycho_gui.analysis.residual import ResidualAccumulator, physics_model_for
-    from ptycho_gui.errors import IncompatibleInputsError
-    from ptycho_gui.export.atomic import atomic_path
-    from ptycho_gui.export.debug_dump import DebugDumpCollector
-    from ptycho_gui.export.reconstruction import ReconstructionWriter
+    from ptycho_gui.export.run_folder import write_run_folder
 
     run = open_run(args)
-    try:
-        physics = physics_model_for(run.model, run.dataset)
-        residual = ResidualAccumulator(run.n_groups, run.model.C)
-    except IncompatibleInputsError as exc:
-        print(f"no physics residual: {exc}", file=sys.stderr)
-        physics, residual = None, None
-    out_dir: Path = args.output
-    destination = out_dir / "reconstruction.h5"
     progress = ProgressBar(run.n_batches, run.settings.batch_size * run.model.C)
-    collector = DebugDumpCollector()
     print(f"{run.n_groups} groups of {run.model.C} on {run.device}, batches of {run.settings.batch_size}, "
           f"{run.settings.precision}; input scale {run.normalization_description}",
           file=sys.stderr)
-    with atomic_path(destination, overwrite=args.force) as tmp:
-        writer = ReconstructionWriter(tmp, run)
-        try:
-            output = run.execute(on_batch=lambda result: _record(run, result, writer, collector, progress,
-                                                                 physics, residual))
-            writer.finish(output, residual, physics.probe_source if physics else "", _truth_metrics(run, output))
-        finally:
-            writer.close()
-    collector.write(out_dir, output.canvas, run.positions, run.model.N)
-    print(f"wrote {destination} ({output.seconds:.1f} s, {run.n_groups * run.model.C / output.seconds:.0f} patterns/s)",
+    written = write_run_folder(run, args.output, overwrite=args.force, on_batch=progress.advance)
+    if written.residual_problem:
+        print(f"no physics residual: {written.residual_problem}", file=sys.stderr)
+    output = written.output
+    print(f"wrote {written.path} ({output.seconds:.1f} s, {run.n_groups * run.model.C / output.seconds:.0f} patterns/s)",
           file=sys.stderr)
     return EXIT_OK
-
-
-def _truth_metrics(run, output):
-    """The canvas compared with the dataset's objectGuess, or None without one (or on a mirrored canvas)."""
-    from ptycho_gui.analysis.comparison import compare_with_object
-
-    truth = run.dataset.object_guess
-    if truth is None or output.canvas.mirrored or output.n_batches_done == 0:
-        return None
-    return compare_with_object(output.canvas, truth, run.dataset.pixel_size_m)
-
-
-def _record(run, result, writer, collector, progress: ProgressBar, physics, residual) -> None:
-    writer.write_batch(result)
-    if physics is not None:
-        measured = run.read_inputs(result.group_indices) * run.input_scale
-        residual.add(result.group_indices, physics.predict_batch(run, result), measured)
-    collector.add(result)
-    progress.advance()

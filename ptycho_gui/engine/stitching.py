@@ -217,6 +217,21 @@ class Stitcher:
             row0, row1, col0, col1 = min(row0, r0), max(row1, r1), min(col0, c0), max(col1, c1)
         self._dirty = (row0, row1, col0, col1)
 
+    def partial_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (added group indices, numerator, weight): additive, so shards of one frame merge by summing."""
+        return np.flatnonzero(self._added), self._num.copy(), self._den.copy()
+
+    def merge_partial(self, group_indices: np.ndarray, num: np.ndarray, den: np.ndarray) -> None:
+        """Add another stitcher's ``partial_sums`` over the same frame; a group already added raises ValueError."""
+        group_indices = np.asarray(group_indices, dtype=np.int64).ravel()
+        if num.shape != self._num.shape or den.shape != self._den.shape:
+            raise ValueError(f"partial sums of shape {num.shape} do not fit this canvas {self._num.shape}")
+        if self._added[group_indices].any():
+            raise ValueError("a group was added twice to the same canvas; call reset() before re-stitching")
+        self._num += num
+        self._den += den
+        self._added[group_indices] = True
+
     def canvas(self) -> Canvas:
         """The canvas of everything added so far, with its frame (a copy: later batches do not change it).
 

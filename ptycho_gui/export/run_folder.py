@@ -1,0 +1,81 @@
+"""One run written to a folder: ``reconstruction.h5`` (canvas, residual, truth metrics) and the debug dump.
+
+The service behind ``ptycho-inspect run`` and every pair of ``ptycho-inspect sweep``, so both write the same layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ptycho_gui.analysis.comparison import Comparison, compare_with_object
+from ptycho_gui.analysis.residual import PhysicsModel, ResidualAccumulator, physics_model_for
+from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.errors import IncompatibleInputsError
+from ptycho_gui.export.atomic import atomic_path
+from ptycho_gui.export.debug_dump import DebugDumpCollector
+from ptycho_gui.export.reconstruction import ReconstructionWriter
+
+
+@dataclass
+class RunFolder:
+    """What a written run folder holds, in memory: the run's output, truth metrics and residual."""
+
+    path: Path
+    output: object
+    metrics: Comparison | None
+    residual_nmse: np.ndarray | None
+    residual_problem: str | None
+
+    @property
+    def residual_nmse_mean(self) -> float | None:
+        """Mean per-pattern NMSE of the physics residual, or None without a probe."""
+        return None if self.residual_nmse is None else float(np.mean(self.residual_nmse))
+
+
+def write_run_folder(run: InferenceRun, out_dir: Path, overwrite: bool = False,
+                     on_batch: Callable[[], None] | None = None) -> RunFolder:
+    """Run the network over the scan and write reconstruction.h5 plus the debug dump into ``out_dir``."""
+    try:
+        physics = physics_model_for(run.model, run.dataset)
+        residual = ResidualAccumulator(run.n_groups, run.model.C)
+        problem = None
+    except IncompatibleInputsError as exc:
+        physics, residual, problem = None, None, str(exc)
+    destination = Path(out_dir) / "reconstruction.h5"
+    collector = DebugDumpCollector()
+    with atomic_path(destination, overwrite=overwrite) as tmp:
+        writer = ReconstructionWriter(tmp, run)
+        try:
+            output = run.execute(on_batch=lambda result: _record(run, result, writer, collector, physics, residual,
+                                                                 on_batch))
+            metrics = truth_metrics(run, output)
+            writer.finish(output, residual, physics.probe_source if physics else "", metrics)
+        finally:
+            writer.close()
+    collector.write(Path(out_dir), output.canvas, run.positions, run.model.N)
+    nmse = None if residual is None else residual.nmse()
+    return RunFolder(destination, output, metrics, nmse, problem)
+
+
+def truth_metrics(run: InferenceRun, output) -> Comparison | None:
+    """The canvas compared with the dataset's objectGuess, or None without one (or on a mirrored canvas)."""
+    truth = run.dataset.object_guess
+    if truth is None or output.canvas.mirrored or output.n_batches_done == 0:
+        return None
+    return compare_with_object(output.canvas, truth, run.dataset.pixel_size_m)
+
+
+def _record(run: InferenceRun, result, writer: ReconstructionWriter, collector: DebugDumpCollector,
+            physics: PhysicsModel | None, residual: ResidualAccumulator | None,
+            on_batch: Callable[[], None] | None) -> None:
+    writer.write_batch(result)
+    if physics is not None:
+        measured = run.read_inputs(result.group_indices) * run.input_scale
+        residual.add(result.group_indices, physics.predict_batch(run, result), measured)
+    collector.add(result)
+    if on_batch is not None:
+        on_batch()

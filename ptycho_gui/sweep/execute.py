@@ -1,0 +1,76 @@
+"""Run a sweep's tasks in-process or through Dask distributed (a LocalCluster or an existing scheduler).
+
+Each pair is one Dask task keyed by its index; Dask reruns a task whose worker was lost (``retries``), and
+results are collected by pair index, so a rerun never counts a pair twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from ptycho_gui.errors import InvalidInputError
+from ptycho_gui.sweep.pairs import Pair
+from ptycho_gui.sweep.task import run_pair
+from ptycho_gui.types import RunSettings
+
+RETRIES = 3
+"""How many times Dask reruns a task whose worker died."""
+
+MISSING_DASK = "Dask distributed is not installed: pip install 'ptycho-gui[sweep]' (the 'sweep' extra)"
+
+
+def default_workers() -> int:
+    """Workers of the default LocalCluster: one per CPU core this process may use."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return max(1, len(usable))
+
+
+def run_in_process(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None]) -> dict[int, dict]:
+    """Every pair, one after another, in this process."""
+    rows = {}
+    for pair in pairs:
+        rows[pair.index] = run_pair(pair, settings)
+        on_row(rows[pair.index])
+    return rows
+
+
+def _distributed():
+    """The dask.distributed module, or a clear message naming the extra."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise InvalidInputError("dask", MISSING_DASK) from exc
+    return distributed
+
+
+def run_on_client(client, pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None]) -> dict[int, dict]:
+    """Every pair as a Dask task on ``client``; rows stream back as tasks finish, each pair counted once."""
+    distributed = _distributed()
+    futures = [client.submit(run_pair, pair, settings, key=f"ptycho-sweep-pair-{pair.index}-{id(pairs)}",
+                             retries=RETRIES, pure=False) for pair in pairs]
+    rows: dict[int, dict] = {}
+    for future in distributed.as_completed(futures):
+        row = future.result()
+        if row["index"] not in rows:
+            rows[row["index"]] = row
+            on_row(row)
+    return rows
+
+
+def run_sweep(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None],
+              scheduler: str | None = None, workers: int | None = None) -> list[dict]:
+    """Every pair's row, in pair order: in-process for one worker, else on a LocalCluster or ``scheduler``."""
+    if scheduler is None and (workers or default_workers()) == 1:
+        rows = run_in_process(pairs, settings, on_row)
+    else:
+        distributed = _distributed()
+        if scheduler is not None:
+            with distributed.Client(scheduler) as client:
+                rows = run_on_client(client, pairs, settings, on_row)
+        else:
+            with distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                                          processes=True, dashboard_address=":0") as cluster, \
+                    distributed.Client(cluster) as client:
+                rows = run_on_client(client, pairs, settings, on_row)
+    return [rows[pair.index] for pair in pairs]
