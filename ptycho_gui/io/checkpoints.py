@@ -11,11 +11,8 @@ Config resolution follows contract §1.7; loading is always ``strict=True``.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import pickle
 import re
-import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -25,14 +22,17 @@ from pathlib import Path
 import torch
 
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
+from ptycho_gui.io.config_bounds import CNN_BOUNDS, check_ranges, meta_state_dict
 from ptycho_gui.io.safe import (
     MAX_PICKLE_BYTES,
     MAX_ZIP_MEMBER_BYTES,
     UnsafeContentError,
+    check_nested_zip,
     check_zip_members,
     load_plain_pickle,
     read_zip_member,
 )
+from ptycho_gui.io.tensor_checks import check_state_dict, load_torch
 from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn, build_cnn
 
 FORMAT_BUNDLE = "ptychopinn-bundle"
@@ -238,26 +238,8 @@ def _open_torch_file(path: Path) -> _Opened:
 
 
 def _torch_load(path: Path, source, what: str):
-    """``torch.load(weights_only=True)`` on CPU, every failure turned into a one-line refusal."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            return torch.load(source, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise InvalidInputError(path, _unpickling_problem(what, str(exc))) from exc
-    except (RuntimeError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError,
-            OverflowError, zipfile.BadZipFile) as exc:
-        raise InvalidInputError(path, f"{what} is not a readable torch file ({_first_line(str(exc))})") from exc
-
-
-def _unpickling_problem(what: str, message: str) -> str:
-    """One line out of torch's multi-paragraph weights-only refusal, naming a refused global."""
-    found = re.search(r"GLOBAL ([\w.]+)", message)
-    if found:
-        return f"{what} refused: its pickle asks for {found.group(1)} (code execution is never allowed)"
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    detail = next((lines[i - 1] for i, line in enumerate(lines) if line.startswith("Check the documentation")), "")
-    return f"{what} is not a readable torch file ({detail or _first_line(message)})"
+    """Every torch load goes through the shared vetted loader (budgets, weights-only, tensor checks)."""
+    return load_torch(path, source, what)
 
 
 def _first_line(text: str, limit: int = 160) -> str:
@@ -306,9 +288,10 @@ def _torch_member(path: Path, archive: zipfile.ZipFile, name: str, max_bytes: in
     """A torch-saved member, loaded weights-only from memory."""
     try:
         data = read_zip_member(archive, name, max_bytes)
+        check_nested_zip(data, name)
     except UnsafeContentError as exc:
         raise InvalidInputError(path, f"{name}: {exc}") from exc
-    return _torch_load(path, io.BytesIO(data), name)
+    return _torch_load(path, data, name)
 
 
 def _resolve_from_metadata(path: Path, metadata, params: dict, state_dict: dict) -> _Resolved:
@@ -554,6 +537,7 @@ def _gridsize(path: Path, data_config: Mapping, C: int) -> int:
 
 def _make_config(path: Path, **kwargs) -> CnnConfig:
     """CnnConfig, with its refusals reported as an UnsupportedModelError on this file."""
+    check_ranges(path, kwargs, CNN_BOUNDS, "config")
     try:
         return CnnConfig(**kwargs)
     except ValueError as exc:
@@ -591,20 +575,16 @@ def _is_int(value) -> bool:
 
 
 def _state_dict(path: Path, candidate, where: str) -> dict:
-    """``candidate`` as a name → tensor dict, or a refusal."""
-    if not isinstance(candidate, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in candidate.items()
-    ):
-        raise InvalidInputError(path, f"{where} is not a state dict (names → tensors)")
-    return dict(candidate)
+    """``candidate`` as a name → tensor dict, or a refusal (shared tensor checks)."""
+    return check_state_dict(path, candidate, where)
 
 
 def _load_network(path: Path, cfg: CnnConfig, state_dict: dict) -> PtychoPinnCnn:
     """Build the network and load ``state_dict`` strictly; any mismatch names its tensors."""
-    network = build_cnn(cfg)
-    problems = state_dict_problems(network.state_dict(), state_dict)
+    problems = state_dict_problems(meta_state_dict(path, lambda: build_cnn(cfg)), state_dict)
     if problems:
         raise InvalidInputError(path, "; ".join(problems))
+    network = build_cnn(cfg)
     try:
         network.load_state_dict(state_dict, strict=True)
     except RuntimeError as exc:

@@ -38,8 +38,8 @@ import pickletools
 import struct
 import zipfile
 import zlib
-from contextlib import ExitStack
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -49,7 +49,12 @@ import numpy as np
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.hdf5_audit import audit_hdf5, check_readable_array
-from ptycho_gui.io.safe import MAX_PICKLE_BYTES, UnsafeContentError, check_zip_members, read_zip_member
+from ptycho_gui.io.safe import (
+    MAX_PICKLE_BYTES,
+    UnsafeContentError,
+    check_zip_members,
+    read_zip_member,
+)
 
 DIFFRACTION_KEYS: tuple[str, ...] = ("diff3d", "diffraction")
 COORDINATE_KEYS: tuple[str, str] = ("xcoords", "ycoords")
