@@ -20,8 +20,8 @@ from ptycho_gui.engine.grouping import group_neighbors, group_positions, load_gr
 from ptycho_gui.engine.normalization import resolve_input_scale
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.statistics import StatsHistory, batch_statistics
-from ptycho_gui.engine.stitching import Stitcher
-from ptycho_gui.errors import IncompatibleInputsError
+from ptycho_gui.engine.stitching import CanvasTooLargeError, Stitcher, canvas_side, check_canvas_size
+from ptycho_gui.errors import IncompatibleInputsError, InvalidInputError
 from ptycho_gui.io.checkpoints import LoadedModel
 from ptycho_gui.io.datasets import ScanDataset
 from ptycho_gui.types import STITCH_MODES, BatchResult, Canvas, RunSettings
@@ -41,6 +41,7 @@ class InferenceRun:
         self.neighbors = settings.neighbors or model.training_neighbors or DEFAULT_NEIGHBORS
         self.groups = self._make_groups()
         self.positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
+        self._check_canvas_extent()
         energies = dataset.pattern_energies()[self.groups.ravel()]
         self.input_scale, self.normalization_description = resolve_input_scale(
             settings.normalization, model.normalization, energies, model.N
@@ -58,6 +59,14 @@ class InferenceRun:
             self.neighbors,
             self.settings.seed,
         )
+
+    def _check_canvas_extent(self) -> None:
+        """Refuse, before any allocation, positions that would need an absurd canvas (the dataset is at fault)."""
+        side = canvas_side(self.settings.stitch, self.settings.crop, self.model.N, self.positions)
+        try:
+            check_canvas_size(side)
+        except CanvasTooLargeError as exc:
+            raise InvalidInputError(self.dataset.path, str(exc)) from exc
 
     @property
     def n_groups(self) -> int:
