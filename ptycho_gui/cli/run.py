@@ -1,4 +1,12 @@
-"""``ptycho-inspect run``: the network over a whole scan, written to reconstruction.h5 and the debug dump."""
+"""``ptycho-inspect run``: the network over a whole scan, written to reconstruction.h5 and the debug dump.
+
+The whole output set (reconstruction.h5, debug_dump/, analysis/) is checked before any computing:
+existing files are refused without --force, and no symbolic link inside the output folder is followed.
+Ctrl+C or SIGTERM stops after the current batch: the batches done are written, marked
+``cancelled`` (incomplete), and the command exits 130; a second signal aborts, leaving no partial
+file. The debug dump is written before reconstruction.h5 is renamed into place, so a reconstruction
+never exists without its debug files.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from ptycho_gui.cli.common import EXIT_OK, ProgressBar, add_input_arguments, add_run_options, open_run
+from ptycho_gui.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    STOP,
+    ProgressBar,
+    add_input_arguments,
+    add_run_options,
+    open_run,
+    warn,
+)
+
+RECONSTRUCTION = "reconstruction.h5"
 
 
 def add_run_command(commands: argparse._SubParsersAction) -> None:
@@ -14,38 +33,56 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run the network over a scan and write the results to a folder")
     add_input_arguments(run)
     run.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="output folder")
-    run.add_argument("--force", action="store_true", help="overwrite an existing reconstruction.h5")
+    run.add_argument("--force", action="store_true",
+                     help="overwrite existing outputs (reconstruction.h5, debug_dump/, analysis/)")
     add_run_options(run)
     run.set_defaults(handler=command_run)
 
 
+def output_paths(out_dir: Path) -> list[Path]:
+    """Every file ``run`` writes under ``out_dir``."""
+    from ptycho_gui.export.plan import DEBUG_DUMP_FILES
+
+    return [out_dir / RECONSTRUCTION, *(out_dir / name for name in DEBUG_DUMP_FILES)]
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Run the network over the scan and write reconstruction.h5, the debug dump and the stats log."""
-    from ptycho_gui.export.atomic import atomic_path
+    from ptycho_gui.engine.finite import FiniteOutputMonitor
+    from ptycho_gui.export.atomic import atomic_path, check_output_paths
     from ptycho_gui.export.debug_dump import DebugDumpCollector
     from ptycho_gui.export.reconstruction import ReconstructionWriter
 
-    run = open_run(args)
     out_dir: Path = args.output
-    destination = out_dir / "reconstruction.h5"
+    check_output_paths(out_dir, output_paths(out_dir), args.force)
+    run = open_run(args)
+    destination = out_dir / RECONSTRUCTION
     progress = ProgressBar(run.n_batches, run.settings.batch_size * run.model.C)
     collector = DebugDumpCollector()
+    monitor = FiniteOutputMonitor(run.model.path)
     print(f"{run.n_groups} groups of {run.model.C} on {run.device}; input scale {run.normalization_description}",
           file=sys.stderr)
-    with atomic_path(destination, overwrite=args.force) as tmp:
+
+    def record(result) -> None:
+        monitor.add(result)
+        writer.write_batch(result)
+        collector.add(result)
+        progress.advance(result.patches.shape[0] * result.patches.shape[1])
+
+    with STOP.graceful(), atomic_path(destination, overwrite=args.force, root=out_dir) as tmp:
         writer = ReconstructionWriter(tmp, run)
         try:
-            output = run.execute(on_batch=lambda result: _record(result, writer, collector, progress))
+            output = run.execute(on_batch=record, should_stop=lambda: STOP.requested)
             writer.finish(output)
         finally:
             writer.close()
-    collector.write(out_dir, output.canvas, run.positions, run.model.N)
-    print(f"wrote {destination} ({output.seconds:.1f} s, {run.n_groups * run.model.C / output.seconds:.0f} patterns/s)",
-          file=sys.stderr)
+        collector.write(out_dir, output.canvas, run.positions, run.model.N, overwrite=args.force)
+    if monitor.warning():
+        warn(monitor.warning())
+    if output.cancelled:
+        print(f"\nptycho-inspect: interrupted: wrote {output.n_batches_done} of {run.n_batches} batches to "
+              f"{destination} (marked cancelled: incomplete)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    rate = run.n_groups * run.model.C / max(output.seconds, 1e-9)
+    print(f"wrote {destination} ({output.seconds:.1f} s, {rate:.0f} patterns/s)", file=sys.stderr)
     return EXIT_OK
-
-
-def _record(result, writer, collector, progress: ProgressBar) -> None:
-    writer.write_batch(result)
-    collector.add(result)
-    progress.advance(result.patches.shape[0] * result.patches.shape[1])

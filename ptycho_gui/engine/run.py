@@ -16,11 +16,20 @@ import numpy as np
 import torch
 
 from ptycho_gui.engine.device import resolve_device
-from ptycho_gui.engine.grouping import group_neighbors, group_positions, load_groups_file
+from ptycho_gui.engine.grouping import (
+    group_neighbors,
+    group_positions,
+    load_groups_file,
+)
 from ptycho_gui.engine.normalization import resolve_input_scale
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.statistics import StatsHistory, batch_statistics
-from ptycho_gui.engine.stitching import CanvasTooLargeError, Stitcher, canvas_side, check_canvas_size
+from ptycho_gui.engine.stitching import (
+    CanvasTooLargeError,
+    Stitcher,
+    canvas_side,
+    check_canvas_size,
+)
 from ptycho_gui.errors import IncompatibleInputsError, InvalidInputError
 from ptycho_gui.io.checkpoints import LoadedModel
 from ptycho_gui.io.datasets import ScanDataset

@@ -11,7 +11,6 @@ checkpoint (with its SHA-256), dataset, N, gridsize, device and the app version.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import h5py
@@ -21,6 +20,7 @@ from ptycho_gui import __version__
 from ptycho_gui.engine.device import device_label
 from ptycho_gui.engine.run import InferenceRun, RunOutput
 from ptycho_gui.engine.statistics import canvas_statistics
+from ptycho_gui.export.json_text import dumps_finite
 from ptycho_gui.types import BatchResult, Canvas
 
 
@@ -83,5 +83,5 @@ def write_canvas(group: h5py.Group, canvas: Canvas) -> None:
     ds.attrs["crop"] = canvas.crop
     ds.attrs["center_xy"] = np.asarray(canvas.center_xy, dtype=np.float64)
     ds.attrs["mirrored"] = canvas.mirrored
-    ds.attrs["statistics_json"] = json.dumps(canvas_statistics(canvas))
+    ds.attrs["statistics_json"] = dumps_finite(canvas_statistics(canvas))
     group.create_dataset("canvas_weight", data=canvas.weight.astype(np.float32))
