@@ -24,10 +24,10 @@ from pathlib import Path
 
 MAX_PICKLE_BYTES = 4 << 20
 """Largest plain-data pickle read (real params.dill / manifest.dill are a few KB)."""
-MAX_PICKLE_OPS = 500_000
-"""Opcodes walked before a pickle is refused: about 0.5 s of ``genops``."""
+MAX_PICKLE_OPS = 200_000
+"""Opcodes walked before a pickle is refused (a real params.dill has ~300): well under a second."""
 MAX_PICKLE_MARK_DEPTH = 1_000
-MAX_TREE_NODES = 1_000_000
+MAX_TREE_NODES = 200_000
 """Objects in a loaded tree with every shared reference counted each time it is reachable."""
 MAX_TREE_DEPTH = 100
 MAX_INT_BITS = 1024
@@ -158,8 +158,11 @@ def check_zip_members(archive: zipfile.ZipFile) -> None:
     if len(infos) > MAX_ZIP_MEMBERS:
         raise UnsafeContentError(f"archive has {len(infos)} members (cap {MAX_ZIP_MEMBERS})")
     total = 0
+    size = _archive_size(archive)
     for info in infos:
         name = info.filename
+        if info.header_offset + info.compress_size > size:
+            raise UnsafeContentError(f"archive member {name!r} declares data beyond the archive's end")
         parts = Path(name.replace("\\", "/")).parts
         if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
             raise UnsafeContentError(f"archive member {name!r} has an unsafe path")
@@ -179,6 +182,16 @@ def check_zip_members(archive: zipfile.ZipFile) -> None:
         total += info.file_size
     if total > MAX_ZIP_TOTAL_BYTES:
         raise UnsafeContentError(f"archive members add up to {total} bytes (cap {MAX_ZIP_TOTAL_BYTES})")
+
+
+def _archive_size(archive: zipfile.ZipFile) -> int:
+    """Bytes in the archive's underlying file (its position restored)."""
+    handle = archive.fp
+    position = handle.tell()
+    try:
+        return handle.seek(0, io.SEEK_END)
+    finally:
+        handle.seek(position)
 
 
 def check_nested_zip(data: bytes | bytearray, name: str, depth: int = 1) -> None:
