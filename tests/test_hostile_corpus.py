@@ -120,8 +120,9 @@ def test_hostile_case(case: Case, corpus_results: dict[str, dict]):
     assert "Traceback" not in err, err
     assert not (result["folder"] / CANARY).exists(), "a payload ran"
     if case.code == 3:
-        lines = [line for line in err.splitlines() if line.strip()]
+        lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
         assert len(lines) == 1, err
+        assert lines[0] == err.strip().splitlines()[-1], "the refusal is the last line"
         assert case.fragment in lines[0], lines[0]
         assert "\x1b" not in lines[0] and "\u202e" not in lines[0]
         if result["argv"][0] == "info":
