@@ -20,7 +20,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-
 from hostile_corpus import CANARY, Case, corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +94,7 @@ def corpus_results(tmp_path_factory) -> dict[str, dict]:
     plan_file.write_text(json.dumps(plan))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", RUNNER, str(plan_file), str(CASE_TIMEOUT)], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=1200)
+                          text=True, env=env, cwd=REPO, timeout=1200, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout)
     for item in plan:
@@ -208,7 +207,8 @@ def test_full_disk_exits_3_with_nothing_half_written(tmp_path):
     out = tmp_path / "out"
     process = _start_run(out, preexec=_limit_file_size)
     err = process.communicate(timeout=600)[1]
-    assert process.returncode == 3, err
-    assert "Traceback" not in err and len([line for line in err.splitlines() if "ptycho-inspect:" in line]) == 1
+    assert process.returncode == 3, err  # not -11: no h5py handle outlives the failed file
+    lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
+    assert len(lines) == 1 and "write failed (File too large)" in lines[0], err
     assert not (out / "reconstruction.h5").exists()
     assert not list(out.rglob("*.part"))

@@ -20,6 +20,7 @@ from ptycho_gui.cli.common import (
     STOP,
     UsageError,
     one_line,
+    quiet_h5py_teardown,
 )
 from ptycho_gui.cli.export import add_export_command
 from ptycho_gui.cli.info import add_info_command
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    with STOP.installed():
+    with STOP.installed(), quiet_h5py_teardown():
         STOP.requested = False
         try:
             return args.handler(args)

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,28 @@ class StopSignals:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def quiet_h5py_teardown() -> Iterator[None]:
+    """Drop h5py's "Exception ignored in ObjectID.__dealloc__" reports (a file whose write failed on a full
+    disk cannot flush as its handles are freed); the failure itself is reported once, as one line.
+
+    h5py still prints the traceback of one such failed handle release itself, outside this hook.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        frames = traceback.extract_tb(unraisable.exc_traceback) if unraisable.exc_traceback else []
+        from_h5py = "h5py" in repr(unraisable.object) or any("h5py" in frame.filename for frame in frames)
+        if not from_h5py:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 STOP = StopSignals()

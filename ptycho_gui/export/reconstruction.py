@@ -11,6 +11,9 @@ checkpoint (with its SHA-256), dataset, N, gridsize, device and the app version.
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -41,10 +44,13 @@ class ReconstructionWriter:
     def write_batch(self, result: BatchResult) -> None:
         """Store one batch's patches at their group rows (batches are contiguous ranges)."""
         first, last = int(result.group_indices[0]), int(result.group_indices[-1]) + 1
-        self._patches[first:last] = result.patches
+        _h5_write(lambda: self._patches.__setitem__(slice(first, last), result.patches))
 
     def finish(self, output: RunOutput) -> None:
         """Write the canvas and statistics, then close the file."""
+        _h5_write(lambda: self._finish(output))
+
+    def _finish(self, output: RunOutput) -> None:
         write_canvas(self._file, output.canvas)
         stats = self._file.create_group("stats")
         for name, values in output.history.as_arrays().items():
@@ -54,9 +60,34 @@ class ReconstructionWriter:
         self._file.close()
 
     def close(self) -> None:
-        """Close without finishing (after a failure); the caller discards the file."""
+        """Close without finishing (after a failure); the caller discards the file.
+
+        The dataset handle is released before the file, so no h5py object outlives a file whose last
+        write failed (a full disk): deallocating one afterwards crashed the process.
+        """
+        self._patches = None
         if self._file.id.valid:
-            self._file.close()
+            try:
+                self._file.close()
+            except (OSError, RuntimeError):
+                # The write already failed and the caller deletes this file; HDF5 cannot flush it.
+                return
+
+
+def _h5_write(action: Callable[[], None]) -> None:
+    """Run an h5py write; a failure (full disk) is re-raised as a plain OSError *after* the except block,
+
+    so h5py's own frames (holding dataset handles) are released while the file is still open. A
+    handle freed after its file was closed in that state crashed the process (segfault).
+    """
+    failure: tuple[int, str] | None = None
+    try:
+        action()
+    except (OSError, RuntimeError) as exc:
+        code = getattr(exc, "errno", None) or errno.EIO
+        failure = (code, os.strerror(code) if getattr(exc, "errno", None) else " ".join(str(exc).split())[:160])
+    if failure is not None:
+        raise OSError(*failure)
 
 
 def run_attributes(run: InferenceRun) -> dict[str, object]:
