@@ -8,6 +8,7 @@ Exit codes: 0 success; 2 usage error; 3 invalid input (one line on stderr naming
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -74,3 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - process boundary: one line, never a traceback
             print(f"ptycho-inspect: run failed: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
             return EXIT_RUNTIME
+
+
+def entry() -> None:
+    """Console-script entry: ``main``, then exit without interpreter teardown.
+
+    After a write failed on a full disk, HDF5 still holds the file it could not close and crashes
+    (SIGSEGV) when the interpreter shuts the library down. The result is already reported and every
+    file closed or discarded, so the process flushes its streams and leaves directly.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
