@@ -212,3 +212,21 @@ def test_full_disk_exits_3_with_nothing_half_written(tmp_path):
     assert len(lines) == 1 and "write failed (File too large)" in lines[0], err
     assert not (out / "reconstruction.h5").exists()
     assert not list(out.rglob("*.part"))
+
+
+IN_PROCESS = ("params-laughs-dict", "weights-stride0", "config-n-filters-40", "npz-coords-vs-stack",
+              "h5-softlink-loop", "zip-escape-name-refused", "out-symlink-debug-dump")
+
+
+@pytest.mark.parametrize("name", IN_PROCESS)
+def test_representative_cases_in_process(name: str, tmp_path, capsys):
+    """The same verdicts through ``main`` in this process (no fork): exit code and one sanitized line."""
+    from ptycho_gui.cli import main
+
+    case = next(case for case in CASES if case.name == name)
+    code = main(case.build(tmp_path))
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
+    assert code == case.code and len(lines) == 1 and case.fragment in lines[0], err
+    assert "Traceback" not in err and "\x1b" not in err
+    assert not (tmp_path / CANARY).exists()
