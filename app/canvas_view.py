@@ -12,8 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from ptycho_gui.app.controls import LevelsControl, compact_combo, labelled, set_combo
 from ptycho_gui.app.display import CANVAS_QUANTITIES, COLORMAPS
-from ptycho_gui.app.controls import compact_combo, labelled, set_combo
 from ptycho_gui.app.plot_helpers import (
     ALL_POSITIONS_COLOR,
     BATCH_POSITIONS_COLOR,
@@ -120,6 +120,7 @@ class CanvasView(QueuedRedraw, QWidget):
         self.show_batch = QCheckBox("batch")
         self.show_selection = QCheckBox("selection")
         self.plot = ImagePlot("Canvas", on_levels=session.set_canvas_levels)
+        self.levels = LevelsControl(session.set_canvas_levels, lambda: session.set_canvas_levels(None))
         self.uncovered = pg.ImageItem(axisOrder="row-major")
         self.uncovered.setZValue(1)
         self.plot.plot.addItem(self.uncovered)
@@ -139,6 +140,7 @@ class CanvasView(QueuedRedraw, QWidget):
         for box in (self.show_all, self.show_batch, self.show_selection):
             second.addWidget(box)
         second.addStretch(1)
+        second.addWidget(self.levels)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(first)
@@ -224,6 +226,7 @@ class CanvasView(QueuedRedraw, QWidget):
         else:
             self.plot.set_colormap(session.canvas_display.colormap)
             self.plot.show_image(image.image, image.levels, image.rect)
+            self.levels.show_levels(image.levels, session.canvas_display.levels_mode == "auto")
             if image.quantity == "weight":
                 self.uncovered.clear()
             else:
@@ -322,7 +325,8 @@ class GroundTruthView(QueuedRedraw, QWidget):
         super().__init__(parent)
         self._session = session
         self._redraws = session.redraws
-        self.plot = ImagePlot("Ground truth (objectGuess)")
+        self.plot = ImagePlot("Ground truth (objectGuess)", on_levels=session.set_truth_levels)
+        self.levels = LevelsControl(session.set_truth_levels, lambda: session.set_truth_levels(None))
         self.overlay = PatchOverlay(self.plot.plot)
         self.overlay.all_positions.setVisible(False)
         self.message = QLabel("This dataset has no objectGuess.")
@@ -330,7 +334,12 @@ class GroundTruthView(QueuedRedraw, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.message)
-        layout.addWidget(self.plot.header)
+        title_row = QHBoxLayout()
+        title_row.setContentsMargins(0, 0, 0, 0)
+        self.plot.header.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        title_row.addWidget(self.plot.header, 1)
+        title_row.addWidget(self.levels)
+        layout.addLayout(title_row)
         layout.addWidget(self.plot.widget, 1)
         self.link = ViewLink(canvas_view.plot.view, self.plot.view, self)
         install_export_action(self.plot.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
@@ -351,12 +360,14 @@ class GroundTruthView(QueuedRedraw, QWidget):
         self.message.setVisible(image is None)
         self.plot.widget.setVisible(image is not None)
         self.plot.header.setVisible(image is not None)
+        self.levels.setVisible(image is not None)
         if image is None:
             self.plot.clear()
             return
         first = self.plot.image.image is None
         self.plot.set_colormap(self._session.canvas_display.colormaps[image.quantity])
         self.plot.show_image(image.image, image.levels, image.rect)
+        self.levels.show_levels(image.levels, self._session.truth_levels is None)
         if first and self._session.canvas is None:
             self.plot.view.autoRange(padding=0.02)
         self.plot.set_title(f"Ground truth (objectGuess) · {image.quantity}")

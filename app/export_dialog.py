@@ -17,9 +17,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from ptycho_gui.app.display import COLORMAPS
-from ptycho_gui.app.error_dialog import show_message
-from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -43,6 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ptycho_gui.app.display import COLORMAPS
+from ptycho_gui.app.error_dialog import show_message
+from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.debug_dump import DebugDumpCollector
@@ -367,6 +367,13 @@ class ExportDialog(QDialog):
             raise ValueError(f"levels need low < high, got {lo:g} to {hi:g}")
         return (lo, hi), False
 
+    def _as_drawn(self, style: ImageStyle, view_name: str) -> ImageStyle:
+        """``style`` with the levels ``view_name`` draws now (auto when that view shows another quantity)."""
+        drawn, _ = view_style(self.session, view_name)
+        if drawn.quantity != style.quantity:
+            return dataclasses.replace(style, levels=None, per_tile=False)
+        return dataclasses.replace(style, levels=drawn.levels, per_tile=drawn.per_tile and view_name == "patches")
+
     def _batches_and_picks(self) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...] | None]:
         source = self.patch_source.currentText()
         n_batches = self.session.n_batches
@@ -390,6 +397,9 @@ class ExportDialog(QDialog):
         batches, picks = self._batches_and_picks() if {"patches", "data"} & set(what) else ((), None)
         options = self.option_boxes
         style = ImageStyle(self.quantity_combo.currentText(), self.colormap_combo.currentText(), *self._levels())
+        canvas_style = None
+        if self.levels_mode.currentText() == "as the view":
+            style, canvas_style = (self._as_drawn(style, "patches"), self._as_drawn(style, "canvas"))
         dpi = self.dpi_spin.value()
         overlays = tuple(name for name in ("positions", "batch", "selection") if options[name].isChecked())
         return ExportRequest(
@@ -398,6 +408,7 @@ class ExportDialog(QDialog):
             formats=formats,
             batches=batches,
             style=style,
+            canvas_style=canvas_style,
             grid=GridOptions(scale=self.scale_spin.value() or None, labels=options["labels"].isChecked(),
                              title=options["title"].isChecked(), colorbar=options["colorbar"].isChecked(),
                              scale_bar=options["scale_bar"].isChecked(), dpi=dpi),

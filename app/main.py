@@ -2,7 +2,7 @@
 
 Scripted runs (``--run``, ``--screenshot``, ``--quit-when-done``, ``--ui-latency-report``) drive the
 same window a user sees, for smoke checks, documentation screenshots and latency measurements.
-Exit codes: 0 success; 2 usage error; 3 a file could not be opened; 4 the run failed.
+Exit codes: 0 success; 2 usage error, or Qt cannot start here (missing xcb libraries, no display); 3 a file could not be opened; 4 the run failed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Slot
@@ -20,12 +21,12 @@ from PySide6.QtWidgets import QApplication
 from ptycho_gui import __version__
 from ptycho_gui.app.latency import LatencyMonitor
 from ptycho_gui.app.main_window import APP_NAME, MainWindow
+from ptycho_gui.app.platform_check import platform_problem
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.app.session import default_num_threads
-from ptycho_gui.engine.device import DEVICE_HELP
-from ptycho_gui.types import RunSettings
+from ptycho_gui.cli.common import add_run_options, settings_from_args
 
-EXIT_OK, EXIT_INPUT, EXIT_RUN = 0, 3, 4
+EXIT_OK, EXIT_PLATFORM, EXIT_INPUT, EXIT_RUN = 0, 2, 3, 4
 SETTLE_MS = 300
 """Time given to the event loop to lay out and paint before a screenshot."""
 
@@ -44,11 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quit-when-done", action="store_true", help="quit after the run (and screenshot)")
     parser.add_argument("--ui-latency-report", metavar="FILE.json", type=Path,
                         help="write event-loop latency during the run (count, p50, p99, max ms; run wall time)")
-    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-    parser.add_argument("--batch-size", type=int, default=RunSettings.batch_size, metavar="B",
-                        help=f"groups per forward pass (default {RunSettings.batch_size})")
-    parser.add_argument("--threads", type=int, default=None, metavar="T",
-                        help="torch threads for CPU runs (default: all cores but one, left to the GUI)")
+    add_run_options(parser)
     parser.add_argument("--fresh", action="store_true", help="start with the default layout, not the saved one")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -141,15 +138,16 @@ def make_application() -> QApplication:
 def main(argv: list[str] | None = None) -> int:
     """Run the desktop application; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if args.batch_size < 1:
-        build_parser().error("--batch-size must be at least 1")
+    problem = platform_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_PLATFORM
     configure_pyqtgraph()
     app = make_application()
     settings = QSettings(APP_NAME, APP_NAME)
     if args.fresh:
         settings.remove("layout")
-    run_settings = RunSettings(device=args.device, batch_size=args.batch_size,
-                               num_threads=args.threads or default_num_threads())
+    run_settings = replace(settings_from_args(args), num_threads=args.threads or default_num_threads())
     window = MainWindow(settings, run_settings)
     script = ScriptedRun(window, args)
     window.show()

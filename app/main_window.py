@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Slot
@@ -25,6 +26,8 @@ from ptycho_gui.types import RunSettings
 APP_NAME = "ptycho-gui"
 LAYOUT_VERSION = 1
 DEFAULT_SIZE = (1600, 1000)
+MIN_BOTTOM_HEIGHT = 250
+"""Height of the Statistics/Offsets row in the default layout, at least (1366×768 screens included)."""
 MAX_RECENT = 10
 STATUS_REFRESH_MS = 2000
 EXPORT_MODULE = "ptycho_gui.app.export_dialog"
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         """(title, message, details) of the last error reported to the user."""
         self.message_box: QMessageBox | None = None
         self._default_sizes_pending = False
+        self._focus_given = False
         self.setObjectName("ptycho_gui_main_window")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -109,7 +113,8 @@ class MainWindow(QMainWindow):
                 tip: str = "") -> QAction:
         action = QAction(text, self)
         if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            keys = list(dict.fromkeys(QKeySequence(s).toString() for s in shortcuts))
+            action.setShortcuts([QKeySequence(k) for k in keys if k])
         if icon is not None:
             action.setIcon(self.style().standardIcon(icon))
         keys = ", ".join(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText) for s in shortcuts)
@@ -204,7 +209,8 @@ class MainWindow(QMainWindow):
         if self.demo:
             self.setWindowTitle(f"{APP_NAME} — demo (built-in example scan and network)")
             return
-        names = [obj.path.name for obj in (self.session.model, self.session.dataset) if obj is not None]
+        model, dataset = self.session.model, self.session.dataset
+        names = ([model.identity()] if model is not None else []) + ([dataset.path.name] if dataset is not None else [])
         self.setWindowTitle(f"{APP_NAME} — {' + '.join(names)}" if names else APP_NAME)
 
     def _about(self) -> None:
@@ -238,7 +244,8 @@ class MainWindow(QMainWindow):
             return False
         finally:
             self.unsetCursor()
-        self._add_recent(path)
+        label = self.session.model.identity() if kind == "checkpoint" else f"{path.parent.name}/{path.name}"
+        self._add_recent(path, label)
         self.demo = False
         self._update_title()
         self.statusBar().showMessage(f"opened {kind} {path.name}", 4000)
@@ -302,17 +309,29 @@ class MainWindow(QMainWindow):
             return [value]
         return [str(v) for v in (value or [])]
 
-    def _add_recent(self, path: Path) -> None:
+    def recent_labels(self) -> dict[str, str]:
+        """Menu label of each recent file (a checkpoint's identity: folder, short SHA-256, architecture)."""
+        try:
+            labels = json.loads(str(self.settings.value("recent_labels", "{}")))
+        except json.JSONDecodeError:
+            return {}
+        return labels if isinstance(labels, dict) else {}
+
+    def _add_recent(self, path: Path, label: str) -> None:
         entry = str(Path(path).resolve())
-        files = [entry] + [f for f in self.recent_files() if f != entry]
-        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        files = ([entry] + [f for f in self.recent_files() if f != entry])[:MAX_RECENT]
+        labels = {f: text for f, text in self.recent_labels().items() if f in files}
+        labels[entry] = label
+        self.settings.setValue("recent_files", files)
+        self.settings.setValue("recent_labels", json.dumps(labels))
         self._rebuild_recent_menu()
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
         files = self.recent_files()
+        labels = self.recent_labels()
         for entry in files:
-            action = self.recent_menu.addAction(Path(entry).name)
+            action = self.recent_menu.addAction(labels.get(entry, Path(entry).name))
             action.setToolTip(entry)
             action.setStatusTip(entry)
             action.triggered.connect(lambda _checked=False, p=entry: self.open_files([p]))
@@ -390,21 +409,37 @@ class MainWindow(QMainWindow):
         self._default_sizes_pending = not self.isVisible()
 
     def _size_default_docks(self) -> None:
+        """Dock sizes of the default layout, in proportion to the window (designed at 1600×1000).
+
+        The bottom row never gets less than ``MIN_BOTTOM_HEIGHT``, so the statistics stay readable on a
+        1366×768 screen.
+        """
         docks = self.docks
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.resizeDocks([docks["run"]], [320], horizontal)
-        self.resizeDocks([docks["patches"], docks["canvas"]], [560, 720], horizontal)
-        self.resizeDocks([docks["canvas"], docks["ground_truth"]], [360, 300], vertical)
-        self.resizeDocks([docks["statistics"], docks["offsets"]], [700, 570], horizontal)
-        self.resizeDocks([docks["run"], docks["summary"]], [300, 640], vertical)
-        self.resizeDocks([docks["patches"], docks["statistics"]], [670, 270], vertical)
+        sx, sy = self.width() / DEFAULT_SIZE[0], self.height() / DEFAULT_SIZE[1]
+        bottom = max(MIN_BOTTOM_HEIGHT, round(270 * sy))
+        self.resizeDocks([docks["run"]], [round(320 * sx)], horizontal)
+        self.resizeDocks([docks["patches"], docks["canvas"]], [round(560 * sx), round(720 * sx)], horizontal)
+        upper = round(940 * sy) - bottom
+        self.resizeDocks([docks["canvas"], docks["ground_truth"]], [round(upper * 0.55), round(upper * 0.45)], vertical)
+        self.resizeDocks([docks["statistics"], docks["offsets"]], [round(700 * sx), round(570 * sx)], horizontal)
+        self.resizeDocks([docks["run"], docks["summary"]], [round(300 * sy), round(640 * sy)], vertical)
+        self.resizeDocks([docks["patches"], docks["statistics"]], [upper, bottom], vertical)
 
     def showEvent(self, event: QShowEvent) -> None:
         """Dock sizes only take once the window is laid out: apply the default ones after the first show."""
         super().showEvent(event)
+        if not self._focus_given:
+            self._focus_given = True
+            QTimer.singleShot(0, self.focus_views)
         if self._default_sizes_pending:
             self._default_sizes_pending = False
             QTimer.singleShot(0, self._size_default_docks)
+
+    @Slot()
+    def focus_views(self) -> None:
+        """Give the keyboard to the patch view, so Space, arrows, Home and End work from the start."""
+        self.views["patches"].plot.widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def reset_layout(self) -> None:
         """Back to the default dock layout."""

@@ -27,6 +27,21 @@ TABLE_TIPS = ("group (index in the run's group table)", "channel within the grou
               "scan position x (object pixels)", "scan position y (object pixels)")
 
 
+CELL_PADDING = 10
+"""Pixels beside a cell's text (margins and grid line)."""
+
+
+def widest_cells(n_groups: int, channels: int, n_rows: int, positions: np.ndarray) -> tuple[str, ...]:
+    """The widest text each table column can show for a plan (indices are 0-based, offsets signed)."""
+    finite = positions[np.isfinite(positions)]
+    largest = float(np.abs(finite).max()) if finite.size else 0.0
+    _, offsets = group_offsets(positions)
+    offsets = offsets[np.isfinite(offsets)]
+    spread = float(np.abs(offsets).max()) if offsets.size else 0.0
+    return (str(max(n_groups - 1, 0)), str(max(channels - 1, 0)), str(max(n_rows - 1, 0)),
+            f"{-spread:+.2f}", f"{-spread:+.2f}", f"{-largest:.2f}", f"{-largest:.2f}")
+
+
 class OffsetsTableModel(QAbstractTableModel):
     """The current batch's members: group, channel, dataset row, offset from the group centre, position."""
 
@@ -35,19 +50,19 @@ class OffsetsTableModel(QAbstractTableModel):
         self._keys = np.zeros((0, 3), dtype=np.int64)
         self._values = np.zeros((0, 4), dtype=float)
 
-    def set_batch(self, batch) -> None:
-        """Show a BatchResult's members (None empties the table)."""
+    def set_batch(self, batch, members: np.ndarray | None = None) -> None:
+        """Show a BatchResult's members at their (B, C, 2) ``members`` positions (None empties the table)."""
         self.beginResetModel()
         if batch is None:
             self._keys = np.zeros((0, 3), dtype=np.int64)
             self._values = np.zeros((0, 4), dtype=float)
         else:
             b, c = batch.groups.shape
-            _, offsets = group_offsets(batch.positions)
+            _, offsets = group_offsets(members)
             self._keys = np.stack(
                 [np.repeat(batch.group_indices, c), np.tile(np.arange(c), b), batch.groups.ravel()], axis=1
             )
-            self._values = np.concatenate([offsets.reshape(-1, 2), batch.positions.reshape(-1, 2)], axis=1)
+            self._values = np.concatenate([offsets.reshape(-1, 2), members.reshape(-1, 2)], axis=1)
         self.endResetModel()
 
     def row_of(self, group: int, channel: int) -> int | None:
@@ -123,6 +138,7 @@ class OffsetsView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setMinimumSectionSize(16)
         self.table.verticalHeader().setDefaultSectionSize(18)
         font = self.table.font()
         font.setPointSizeF(font.pointSizeF() * 0.9)
@@ -160,7 +176,8 @@ class OffsetsView(QWidget):
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
             extent = size.width() if wide else size.height()
-            self.splitter.setSizes([int(extent * 0.5), int(extent * 0.5)])
+            plot_share = 0.42 if wide else 0.5
+            self.splitter.setSizes([int(extent * plot_share), int(extent * (1 - plot_share))])
 
     @Slot()
     def _on_plan_changed(self) -> None:
@@ -169,13 +186,23 @@ class OffsetsView(QWidget):
             self.all_links.setData([], [])
             self.all_points.clear()
         else:
-            if run.positions[..., 0].size <= MAX_LINKED_MEMBERS:
-                self.all_links.setData(*member_to_centre_segments(run.positions), connect="pairs")
+            if run.member_positions[..., 0].size <= MAX_LINKED_MEMBERS:
+                self.all_links.setData(*member_to_centre_segments(run.member_positions), connect="pairs")
             else:
                 self.all_links.setData([], [])
             self.all_points.setData(x=self._session.dataset.xcoords, y=self._session.dataset.ycoords)
             self.plot.getViewBox().autoRange(padding=0.05)
+            self.fit_columns(widest_cells(run.n_groups, run.groups.shape[1], len(self._session.dataset.xcoords),
+                                          run.positions))
         self._draw_batch()
+
+    def fit_columns(self, widest: tuple[str, ...]) -> None:
+        """Size every column to its widest possible cell in this plan, so no number is elided ('1…')."""
+        metrics = self.table.fontMetrics()
+        header = self.table.horizontalHeader()
+        for column, (name, text) in enumerate(zip(TABLE_COLUMNS, widest, strict=True)):
+            width = max(metrics.horizontalAdvance(text), header.fontMetrics().horizontalAdvance(name))
+            self.table.setColumnWidth(column, width + CELL_PADDING)
 
     @Slot(object)
     def _on_batch_changed(self, _batch: object) -> None:
@@ -190,12 +217,13 @@ class OffsetsView(QWidget):
             self.model.set_batch(None)
             self._on_selection_changed(self._session.selection)
             return
-        centres, _ = group_offsets(batch.positions)
-        self.batch_links.setData(*member_to_centre_segments(batch.positions), connect="pairs")
-        self.batch_points.setData(x=batch.positions[..., 0].ravel(), y=batch.positions[..., 1].ravel())
+        members = self._session.run.member_positions[batch.group_indices]
+        centres, _ = group_offsets(members)
+        self.batch_links.setData(*member_to_centre_segments(members), connect="pairs")
+        self.batch_points.setData(x=members[..., 0].ravel(), y=members[..., 1].ravel())
         self.centres.setData(x=centres[:, 0], y=centres[:, 1])
         fresh = self.model.rowCount() == 0
-        self.model.set_batch(batch)
+        self.model.set_batch(batch, members)
         if fresh:
             self.table.resizeColumnsToContents()
         self._on_selection_changed(self._session.selection)

@@ -8,8 +8,8 @@ from PySide6.QtCore import QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ptycho_gui.app.controls import LevelsControl, compact_combo, labelled, set_combo
 from ptycho_gui.app.display import COLORMAPS, LEVELS_MODES, PATCH_QUANTITIES, MosaicLayout, tile_mask
-from ptycho_gui.app.controls import compact_combo, labelled, set_combo
 from ptycho_gui.app.plot_helpers import SELECTION_COLOR, ImagePlot, install_export_action
 from ptycho_gui.app.redraw_queue import QueuedRedraw
 from ptycho_gui.app.session import MosaicImage, PatchSelection, Session
@@ -47,6 +47,8 @@ class PatchGridView(QueuedRedraw, QWidget):
         self.show_labels = QCheckBox("labels")
         self.show_labels.setToolTip("label each tile with its group (g), channel (c) and dataset row (r)")
         self.plot = ImagePlot("Patches", on_levels=session.set_patch_levels)
+        self.typed_levels = LevelsControl(session.set_patch_levels,
+                                          lambda: session.set_patch_levels_mode("auto per batch"))
         self.readout = QLabel("hover over a patch for its values")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setWordWrap(True)
@@ -67,7 +69,12 @@ class PatchGridView(QueuedRedraw, QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
-        layout.addWidget(self.plot.header)
+        title_row = QHBoxLayout()
+        title_row.setContentsMargins(0, 0, 0, 0)
+        self.plot.header.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        title_row.addWidget(self.plot.header, 1)
+        title_row.addWidget(self.typed_levels)
+        layout.addLayout(title_row)
         layout.addWidget(self.plot.widget, 1)
         layout.addWidget(self.readout)
 
@@ -124,6 +131,7 @@ class PatchGridView(QueuedRedraw, QWidget):
         display = self._session.patch_display
         self.plot.set_colormap(display.colormap)
         self.plot.show_image(mosaic.image, mosaic.levels)
+        self.typed_levels.show_levels(mosaic.levels, display.levels_mode == "auto per batch")
         if mosaic.layout != self._gaps_layout:
             self._gaps_layout = mosaic.layout
             self._gaps.setImage(gap_overlay(mosaic.layout), autoLevels=False)

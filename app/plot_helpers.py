@@ -11,6 +11,8 @@ from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
+from ptycho_gui.render.colormaps import lookup_table
+
 TITLE_SIZE = "10pt"
 SELECTION_COLOR = "#ff2d2d"
 """The selected patch, in every view."""
@@ -21,6 +23,9 @@ ALL_POSITIONS_COLOR = (90, 90, 90, 110)
 AXIS_WIDTH = 40
 """Left axes have a fixed width: an axis that resizes with its tick labels re-lays out and repaints the plot."""
 LABELLED_AXIS_WIDTH = 56
+MIN_LINKED_PX = 48
+"""Views smaller than this (a dock being hidden, floated or re-laid out) neither lead nor follow a view link:
+copying a collapsed view's scale would zoom the other view out to thousands of pixels."""
 
 
 def fix_left_axis(plot: pg.PlotItem, labelled: bool = False) -> None:
@@ -30,12 +35,13 @@ def fix_left_axis(plot: pg.PlotItem, labelled: bool = False) -> None:
 
 @cache
 def colormap(name: str) -> pg.ColorMap:
-    """The pyqtgraph ColorMap behind a name of ``display.COLORMAPS``."""
-    if name == "gray":
-        return pg.colormap.get("CET-L1")
-    if name == "twilight":
-        return pg.colormap.get("twilight", source="matplotlib")
-    return pg.colormap.get(name)
+    """The pyqtgraph ColorMap of a name of ``display.COLORMAPS``, built from the table the exports use.
+
+    One source (matplotlib's 256-entry tables via ``render.colormaps.lookup_table``) makes screen
+    colours equal exported colours.
+    """
+    table = lookup_table(name)
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table, name=name)
 
 
 def configure_pyqtgraph() -> None:
@@ -99,11 +105,14 @@ class ImagePlot:
         """Draw a NaN-free float image with explicit levels, optionally placed at ``rect`` (x, y, w, h)."""
         self.image.setImage(image, autoLevels=False, levels=levels)
         self.colorbar.setLevels(levels)
+        self.colorbar.setVisible(True)
         if rect is not None:
             self.image.setRect(QRectF(*rect))
 
     def clear(self) -> None:
+        """Empty the plot; the colour bar goes too, so no stale range is left beside nothing."""
         self.image.clear()
+        self.colorbar.setVisible(False)
 
 
 def install_export_action(widget: pg.PlotWidget, callback: Callable[[], None]) -> QAction:
@@ -123,7 +132,9 @@ class ViewLink(QObject):
 
     pyqtgraph's own X+Y linking fights the aspect lock when the two views differ in shape; this link
     copies the centre and the data units per screen pixel instead, so the same feature appears at
-    the same place and size in both.
+    the same place and size in both. The secondary leads only when the user pans or zooms it: its
+    range also changes when its dock is resized, re-laid out or floated, and copying that would zoom
+    the primary out.
     """
 
     def __init__(self, primary: pg.ViewBox, secondary: pg.ViewBox, parent: QObject | None = None):
@@ -131,7 +142,7 @@ class ViewLink(QObject):
         self._primary, self._secondary = primary, secondary
         self._busy = False
         primary.sigRangeChanged.connect(self._from_primary)
-        secondary.sigRangeChanged.connect(self._from_secondary)
+        secondary.sigRangeChangedManually.connect(self._from_secondary)
         secondary.sigResized.connect(self._from_primary)
 
     @Slot(object)
@@ -139,7 +150,7 @@ class ViewLink(QObject):
     def _from_primary(self, *_args: object) -> None:
         self._sync(self._primary, self._secondary)
 
-    @Slot(object, object, object)
+    @Slot(object)
     def _from_secondary(self, *_args: object) -> None:
         self._sync(self._secondary, self._primary)
 
@@ -148,7 +159,9 @@ class ViewLink(QObject):
             return
         (x0, x1), (y0, y1) = source.viewRange()
         width, height = source.width(), source.height()
-        if width <= 0 or height <= 0 or target.width() <= 0 or target.height() <= 0:
+        if not (source.isVisible() and target.isVisible()):
+            return
+        if min(width, height, target.width(), target.height()) < MIN_LINKED_PX:
             return
         per_pixel = max((x1 - x0) / width, (y1 - y0) / height)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2

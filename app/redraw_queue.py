@@ -27,11 +27,6 @@ class RedrawQueue(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._run_next)
 
-    @property
-    def idle(self) -> bool:
-        """True when nothing is waiting to be redrawn."""
-        return not self._pending
-
     def request(self, key: object, callback: Callable[[], None]) -> None:
         """Queue ``callback`` under ``key`` (a later request for a queued key replaces its callback)."""
         self._pending[key] = callback

@@ -1,4 +1,4 @@
-"""Run dock: run/pause/stop, batch stepping, batch size and device, progress with throughput."""
+"""Run dock: run/pause/stop, batch stepping, batch size, device, grouping and normalization, progress."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QSlider,
     QSpinBox,
@@ -23,6 +25,9 @@ from ptycho_gui.engine.device import available_devices
 from ptycho_gui.errors import PtychoGuiError
 
 MAX_BATCH_SIZE = 4096
+MAX_NEIGHBORS = 256
+NORMALIZATIONS = ("auto", "bridge", "mmap")
+"""The named normalizations; a number may be typed instead (as ``ptycho-inspect --normalization``)."""
 
 
 def format_seconds(seconds: float) -> str:
@@ -81,6 +86,28 @@ class RunControlsView(QWidget):
         self.batch_size.setKeyboardTracking(False)
         self.device = QComboBox()
         self.device.addItems(available_devices())
+        self.neighbors = QSpinBox()
+        self.neighbors.setRange(0, MAX_NEIGHBORS)
+        self.neighbors.setSpecialValueText("checkpoint's")
+        self.neighbors.setKeyboardTracking(False)
+        self.neighbors.setToolTip("K nearest neighbours each group is drawn from (ptycho-inspect --neighbors);\n"
+                                  "checkpoint's: the K it was trained with, else 4")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("grouping random seed (ptycho-inspect --seed)")
+        self.groups_file = QLineEdit()
+        self.groups_file.setPlaceholderText("none: neighbour grouping")
+        self.groups_file.setToolTip("an .npy of dataset row indices, shape (groups, C), used instead of neighbour "
+                                    "grouping (ptycho-inspect --groups)")
+        self.browse_groups = QToolButton()
+        self.browse_groups.setText("…")
+        self.browse_groups.setToolTip("choose a groups file (.npy)")
+        self.normalization = QComboBox()
+        self.normalization.setEditable(True)
+        self.normalization.addItems(NORMALIZATIONS)
+        self.normalization.setToolTip("input normalization (ptycho-inspect --normalization): auto (the checkpoint's "
+                                      "convention), bridge, mmap, or a number typed here")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress_label = QLabel("")
@@ -96,6 +123,13 @@ class RunControlsView(QWidget):
         form.addRow("", self.follow)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Device", self.device)
+        form.addRow("Neighbours K", self.neighbors)
+        form.addRow("Seed", self.seed)
+        groups_row = QHBoxLayout()
+        groups_row.addWidget(self.groups_file, 1)
+        groups_row.addWidget(self.browse_groups)
+        form.addRow("Groups file", groups_row)
+        form.addRow("Normalization", self.normalization)
         form.addRow("State", self.state_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -111,6 +145,12 @@ class RunControlsView(QWidget):
         self.follow.toggled.connect(session.set_follow_live)
         self.batch_size.editingFinished.connect(self._apply_batch_size)
         self.device.activated.connect(self._apply_device)
+        self.neighbors.editingFinished.connect(self._apply_plan_options)
+        self.seed.editingFinished.connect(self._apply_plan_options)
+        self.groups_file.editingFinished.connect(self._apply_plan_options)
+        self.browse_groups.clicked.connect(self._browse_groups)
+        self.normalization.activated.connect(self._apply_plan_options)
+        self.normalization.lineEdit().editingFinished.connect(self._apply_plan_options)
         session.sigPlanChanged.connect(self._on_plan_changed)
         session.sigBatchChanged.connect(self._on_batch_changed)
         session.sigRunStateChanged.connect(self._on_state_changed)
@@ -135,8 +175,39 @@ class RunControlsView(QWidget):
         if self.device.currentText() != self._session.settings.device:
             self._guarded(self._session.set_device, self.device.currentText())
 
+    def plan_options(self) -> dict[str, object]:
+        """The grouping and normalization settings the form shows, as RunSettings fields."""
+        return {
+            "neighbors": self.neighbors.value() or None,
+            "seed": self.seed.value(),
+            "groups_file": self.groups_file.text().strip() or None,
+            "normalization": self.normalization.currentText().strip() or "auto",
+        }
+
+    @Slot()
+    def _apply_plan_options(self) -> None:
+        settings = self._session.settings
+        changes = {key: value for key, value in self.plan_options().items() if getattr(settings, key) != value}
+        if changes:
+            self._guarded(lambda options: self._session.set_plan_options(**options), changes)
+
+    @Slot()
+    def _browse_groups(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Groups file", self.groups_file.text(), "NumPy arrays (*.npy)")
+        if path:
+            self.groups_file.setText(path)
+            self._apply_plan_options()
+
     def _sync_settings(self) -> None:
         settings = self._session.settings
+        for widget, value in ((self.neighbors, settings.neighbors or 0), (self.seed, settings.seed or 0)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.groups_file.setText(settings.groups_file or "")
+        self.normalization.blockSignals(True)
+        self.normalization.setCurrentText(settings.normalization)
+        self.normalization.blockSignals(False)
         self.batch_size.blockSignals(True)
         self.batch_size.setValue(settings.batch_size)
         self.batch_size.blockSignals(False)
@@ -174,8 +245,9 @@ class RunControlsView(QWidget):
     def _on_state_changed(self, state: str) -> None:
         self.state_label.setText(state)
         busy = state in ("running", "paused")
-        self.batch_size.setEnabled(not busy)
-        self.device.setEnabled(not busy)
+        for widget in (self.batch_size, self.device, self.neighbors, self.seed, self.groups_file, self.browse_groups,
+                       self.normalization):
+            widget.setEnabled(not busy)
         has_plan = self._session.run is not None
         for widget in (self.slider, self.batch, self.follow):
             widget.setEnabled(has_plan)

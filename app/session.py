@@ -37,12 +37,12 @@ from ptycho_gui.app.redraw_queue import RedrawQueue
 from ptycho_gui.app.worker import WorkerController
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
-from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.engine.stitching import Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
+from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
 RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
@@ -57,8 +57,9 @@ INPUT_BATCHES_CACHED = 4
 
 
 def default_num_threads() -> int:
-    """torch threads for CPU runs: every core but one, which is left to the GUI."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """torch threads for CPU runs: every core this process may use but one, which is left to the GUI."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - 1)
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,8 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.truth_levels: tuple[float, float] | None = None
+        """The ground truth's fixed levels (None: automatic)."""
         self.redraws = RedrawQueue(self)
         """Views queue their redraws here so each is painted in its own event-loop turn."""
         self._cache = _BatchCache()
@@ -276,9 +279,18 @@ class Session(QObject):
         """Change the compute device (re-plans: every result is cleared). Refused while running."""
         self._change_plan_settings(device=device)
 
+    def set_plan_options(self, **changes: object) -> None:
+        """Change how groups are formed and inputs normalized, as the CLI's options do (re-plans).
+
+        Accepts RunSettings fields: ``neighbors`` (None: the checkpoint's K), ``seed``, ``groups_file``
+        (None: neighbour grouping), ``normalization`` ('auto', 'bridge', 'mmap' or a number as text),
+        ``n_groups``. Refused while running; a setting the files cannot use is undone and raised.
+        """
+        self._change_plan_settings(**changes)
+
     def _change_plan_settings(self, **changes: object) -> None:
         if self.state in ("running", "paused"):
-            raise RuntimeError("stop the run before changing the batch size or device")
+            raise RuntimeError("stop the run before changing the run settings")
         new = dataclasses.replace(self.settings, **changes)
         if new == self.settings:
             return
@@ -305,7 +317,7 @@ class Session(QObject):
             return
         run = InferenceRun(self.model, self.dataset, self.settings)
         self.run = run
-        self.store = PatchStore(run.n_groups, self.model.C, self.model.N)
+        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N)
         self.history = StatsHistory(run.n_batches)
         self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
         self._set_state("ready")
@@ -399,6 +411,7 @@ class Session(QObject):
         if state != self.state:
             self.state = state
             self.sigRunStateChanged.emit(state)
+            self._emit_progress()
 
     def _resume_clock(self) -> None:
         if self._active_since is None:
@@ -423,7 +436,7 @@ class Session(QObject):
             return
         self._ensure_worker()
         self._controller.request(index)
-        self.sigStatus.emit(f"computing batch {index + 1} of {self.n_batches}…")
+        self.sigStatus.emit(f"computing batch {index} (batches 0–{self.n_batches - 1})…")
 
     def step(self, delta: int) -> None:
         """Show the batch ``delta`` away from the current one."""
@@ -519,13 +532,13 @@ class Session(QObject):
         self.sigError.emit("Inference failed", message, details)
 
     def progress(self) -> Progress:
-        """Batches done, throughput (patterns/s over active run time) and estimated time left."""
+        """Batches done, throughput (patterns/s over active run time) and time left (only while running)."""
         elapsed = self._active_seconds
         if self._active_since is not None:
             elapsed += time.perf_counter() - self._active_since
         rate = self._patterns_this_run / elapsed if elapsed > 0 and self._patterns_this_run else None
         left = None
-        if rate and self.run is not None:
+        if rate and self.run is not None and self.state == "running":
             left = (self.run.n_groups - self._groups_done) * self.run.groups.shape[1] / rate
         return Progress(len(self.done), self.n_batches, rate, left)
 
@@ -618,6 +631,7 @@ class Session(QObject):
             self.canvas_display.quantity = quantity
             self.canvas_display.levels = None
             self.canvas_display.levels_mode = "auto"
+            self.truth_levels = None
             self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_colormap(self, name: str) -> None:
@@ -629,6 +643,11 @@ class Session(QObject):
         """Lock the canvas levels (None returns to automatic levels)."""
         self.canvas_display.levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.canvas_display.levels_mode = "auto" if levels is None else "locked"
+        self.sigDisplayChanged.emit("canvas")
+
+    def set_truth_levels(self, levels: tuple[float, float] | None) -> None:
+        """Fix the ground truth's levels (None returns to automatic levels)."""
+        self.truth_levels = None if levels is None else (float(levels[0]), float(levels[1]))
         self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_overlay(self, name: str, show: bool) -> None:
@@ -690,7 +709,8 @@ class Session(QObject):
         quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
         image = quantity_of(self.dataset.object_guess, quantity)
         h, w = image.shape
-        return ObjectImage(image, auto_levels(image, quantity), (-0.5, -0.5, float(w), float(h)), quantity)
+        levels = self.truth_levels or auto_levels(image, quantity)
+        return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
 
 
 def _process_rss() -> int | None:

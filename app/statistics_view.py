@@ -28,6 +28,8 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
+MIN_PLOT_HEIGHT = 150
+"""The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 
 
 def legend_html() -> str:
@@ -35,6 +37,13 @@ def legend_html() -> str:
     entries = [f'<span style="color:{color}">&#9632;</span>&nbsp;{label}'
                for _, curves in CURVE_GROUPS for _, label, color in curves]
     return '<span style="font-size:8pt">' + " &nbsp; ".join(entries) + "</span>"
+
+
+def consecutive(done: np.ndarray) -> np.ndarray:
+    """pyqtgraph 'connect' flags: a line joins two computed batches only when no batch lies between them."""
+    flags = np.zeros(len(done), dtype=bool)
+    flags[:-1] = np.diff(done) == 1
+    return flags
 
 
 class StatisticsView(QWidget):
@@ -58,7 +67,8 @@ class StatisticsView(QWidget):
             plot.getViewBox().disableAutoRange()
             fix_left_axis(plot)
             for name, label, color in curves:
-                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5))
+                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5), symbol="o",
+                                              symbolSize=3, symbolPen=None, symbolBrush=color)
             marker_pen = pg.mkPen("#ff2d2d", width=1, style=Qt.PenStyle.DashLine)
             marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
             marker.setVisible(False)
@@ -88,6 +98,7 @@ class StatisticsView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.widget, 1)
         layout.addWidget(self.legend)
+        self.widget.setMinimumHeight(MIN_PLOT_HEIGHT)
 
         self.widget.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         session.sigPlanChanged.connect(self._on_plan_changed)
@@ -112,13 +123,16 @@ class StatisticsView(QWidget):
         if history is None:
             for curve in self.curves.values():
                 curve.setData([], [])
+            for plot in self.plots:
+                plot.setYRange(0.0, 1.0, padding=0.08)
             return
         arrays = history.as_arrays()
         done = np.flatnonzero(history.recorded)
+        connect = consecutive(done)
         for plot, (_, curves) in zip(self.plots, CURVE_GROUPS, strict=True):
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
-                self.curves[name].setData(done, y)
+                self.curves[name].setData(done, y, connect=connect)
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:
@@ -137,6 +151,7 @@ class StatisticsView(QWidget):
                 marker.setValue(batch.index)
         if batch is None:
             self.histogram.setData([0, 1], [0])
+            self.histogram_plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.04)
             return
         counts, edges = np.histogram(np.abs(batch.patches), bins=HISTOGRAM_BINS)
         self.histogram.setData(edges, counts)

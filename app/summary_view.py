@@ -58,8 +58,10 @@ class SummaryView(QWidget):
             unverified = set(model.unverified)
             self._section("Checkpoint", {
                 "file": model.path.name,
+                "identity": model.identity(),
                 "format": model.format,
-                "architecture": model.architecture,
+                "family": model.family,
+                "era": model.era or "—",
                 "N": model.N,
                 "gridsize": model.gridsize,
                 "channels C": model.C,
@@ -68,17 +70,22 @@ class SummaryView(QWidget):
                 "sha256": model.sha256[:16] + "…",
             })
             config = self._section("Configuration (resolved)", model.config, unverified)
+            self._section("Configuration sources", model.summary()["config_sources"]).setExpanded(False)
             config.setExpanded(bool(unverified))
             if model.notes:
                 self._section("Checkpoint notes", {str(i + 1): note for i, note in enumerate(model.notes)})
         if dataset is not None:
-            self._section("Dataset", dataset.summary())
+            details = dataset.summary()
+            details["path"] = f"{dataset.path.parent.name}/{dataset.path.name}"
+            self._section("Dataset", details)
         if run is not None:
             self._section("Run plan", {
                 "groups": run.n_groups,
                 "batches": run.n_batches,
                 "batch size": session.settings.batch_size,
                 "neighbours K": run.neighbors,
+                "seed": session.settings.seed,
+                "groups file": session.settings.groups_file or "none (neighbour grouping)",
                 "input scale": run.input_scale,
                 "normalization": run.normalization_description,
                 "device": str(run.device),

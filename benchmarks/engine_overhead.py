@@ -1,10 +1,11 @@
 """Engine overhead: wall time of the engine's batches (reading, normalization, host copy, statistics and
 stitching included; loading excluded) divided by a bare ``model(x)`` loop over the same batches.
 
-Setup (the issue's): N = 64, gridsize 2, 2,048 groups, batch 32, CPU, the shared PtychoPINN gs2 bundle,
-a synthetic 2,048-pattern scan. Target: ratio <= 1.10. Run: ``python benchmarks/engine_overhead.py``
-(``--groups 256`` for a quick look). Each batch is timed both ways back to back, so a loaded machine
-slows both sides alike.
+Default setup: N = 64, gridsize 2, 2,048 groups, batch 32, CPU, the shared PtychoPINN gs2 bundle, a
+synthetic 2,048-pattern scan. Any checkpoint the app opens can be timed (``--checkpoint``), on a
+synthetic scan of its N or on a real scan (``--dataset``; one group per pattern, at most ``--groups``).
+Target: ratio <= 1.10. Run: ``python benchmarks/engine_overhead.py`` (``--groups 256`` for a quick
+look). Each batch is timed both ways back to back, so a loaded machine slows both sides alike.
 """
 
 from __future__ import annotations
@@ -41,19 +42,19 @@ def synthetic_scan(path: Path, n_patterns: int, n: int = 64, seed: int = 0) -> N
 def interleaved(run: InferenceRun) -> tuple[float, float]:
     """(bare, engine) seconds summed over the run's batches, each batch timed both ways back to back.
 
-    Bare: ``model(x)`` on inputs prepared beforehand. Engine: what ``InferenceRun.execute`` does per
+    Bare: ``model.predict(x, offsets)`` (the network's forward) on inputs prepared beforehand. Engine: what ``InferenceRun.execute`` does per
     batch (read, normalize, forward, host copy, statistics, stitching, history). Interleaving per batch
     makes both figures see the same machine load.
     """
     stitcher = run.new_stitcher()
     history = StatsHistory(run.n_batches)
-    network = run.model.network
     bare = engine = 0.0
     for index in range(run.n_batches):
-        x = torch.from_numpy(run.read_inputs(run.batch_group_indices(index)) * np.float32(run.input_scale))
+        group_indices = run.batch_group_indices(index)
+        x = torch.from_numpy(run.read_inputs(group_indices) * np.float32(run.input_scale))
+        offsets = torch.from_numpy(run.network_offsets(group_indices))
         start = time.perf_counter()
-        with torch.inference_mode():
-            network(x)
+        run.model.predict(x, offsets)
         bare += time.perf_counter() - start
         start = time.perf_counter()
         result = run.compute_batch(index)
@@ -68,19 +69,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=2048)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--checkpoint", type=Path, default=BUNDLE, help="any checkpoint the app opens")
+    parser.add_argument("--dataset", type=Path, default=None, help="a real scan instead of the synthetic one")
     args = parser.parse_args()
+    model = open_checkpoint(args.checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
-        scan = Path(tmp) / "scan.npz"
-        synthetic_scan(scan, args.groups)
-        settings = RunSettings(device="cpu", batch_size=args.batch_size, keep_patches=False)
-        run = InferenceRun(open_checkpoint(BUNDLE), open_dataset(scan), settings)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {run.n_groups} groups x {run.model.C}, "
+        scan = args.dataset
+        if scan is None:
+            scan = Path(tmp) / "scan.npz"
+            synthetic_scan(scan, args.groups, model.N)
+        dataset = open_dataset(scan)
+        n_groups = min(args.groups, dataset.n_patterns)
+        settings = RunSettings(device="cpu", batch_size=args.batch_size, n_groups=n_groups, keep_patches=False)
+        run = InferenceRun(model, dataset, settings)
+        print(f"{model.family} ({model.format}) {args.checkpoint}; torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads; {run.n_groups} groups x {run.model.C}, "
               f"batch {args.batch_size}, {run.n_batches} batches")
-        warm = InferenceRun(run.model, run.dataset, RunSettings(device="cpu", batch_size=args.batch_size, n_groups=64))
+        warm = InferenceRun(run.model, run.dataset, RunSettings(device="cpu", batch_size=args.batch_size, n_groups=min(64, n_groups)))
         interleaved(warm)
         bare, engine = interleaved(run)
         patterns = run.n_groups * run.model.C
-        print(f"bare model(x):  {bare:.2f} s ({patterns / bare:.0f} patterns/s)")
+        print(f"bare forward:   {bare:.2f} s ({patterns / bare:.0f} patterns/s)")
         print(f"engine batches: {engine:.2f} s ({patterns / engine:.0f} patterns/s)")
         print(f"ratio engine / bare: {engine / bare:.3f}  (target <= 1.10)")
 

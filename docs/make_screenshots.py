@@ -18,18 +18,18 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from PySide6.QtCore import QBuffer, QIODevice, QPointF, QSettings  # noqa: E402
-from PySide6.QtGui import QPixmap  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import torch
+from PIL import Image
+from PySide6.QtCore import QBuffer, QIODevice, QPointF, QSettings
+from PySide6.QtGui import QPixmap
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from ptycho_gui.app.export_dialog import show_export_dialog  # noqa: E402
-from ptycho_gui.app.main import make_application  # noqa: E402
-from ptycho_gui.app.main_window import MainWindow  # noqa: E402
-from ptycho_gui.app.plot_helpers import configure_pyqtgraph  # noqa: E402
-from ptycho_gui.types import RunSettings  # noqa: E402
+from ptycho_gui.app.export_dialog import show_export_dialog
+from ptycho_gui.app.main import make_application
+from ptycho_gui.app.main_window import MainWindow
+from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+from ptycho_gui.types import RunSettings
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 SHOWN_BATCH = 3

@@ -9,12 +9,15 @@ Conventions used everywhere:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 STITCH_MODES: tuple[str, ...] = ("position", "ptychopinn-bridge", "ptychopinn-cli")
 """Stitching modes: the correct one first, then the two PtychoPINN replicas kept for comparison."""
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+"""Forward-pass precisions: full float32 (default, PtychoPINN parity) or autocast to bfloat16/float16."""
 
 NORMALIZATION_CONVENTIONS: tuple[str, ...] = ("bridge", "mmap")
 """Named input-normalization conventions (contract §2.3); an explicit number is also accepted."""
@@ -41,6 +44,14 @@ class RunSettings:
     """Keep every batch's patches in the run result (False bounds memory on huge scans)."""
     num_threads: int | None = None
     """torch intra-op threads for CPU runs; None leaves torch's default."""
+    auto_batch_size: bool = False
+    """Replace ``batch_size`` at plan time by the largest batch that fits free device memory with a margin."""
+    precision: str = "fp32"
+    """One of ``PRECISIONS``; reduced precision runs under autocast and reports its error against fp32."""
+    tf32: bool = False
+    """Allow TensorFloat-32 convolutions and matmuls on CUDA (off: PtychoPINN parity needs full fp32)."""
+    prefetch: int = 2
+    """Batches read and normalized ahead of the one computing, in a loader thread (0: read inline)."""
 
 
 @dataclass
@@ -65,6 +76,8 @@ class BatchStats:
     per_patch_std: np.ndarray
     per_patch_min: np.ndarray
     per_patch_max: np.ndarray
+    precision_error: float = 0.0
+    """Relative RMS difference of a sample of the batch from an fp32 recompute (0 for fp32 runs)."""
 
     @classmethod
     def scalar_names(cls) -> tuple[str, ...]:
@@ -116,14 +129,3 @@ class Canvas:
         col = w // 2 + sign * (np.asarray(x, dtype=float) - self.center_xy[0])
         row = h // 2 + sign * (np.asarray(y, dtype=float) - self.center_xy[1])
         return col, row
-
-
-@dataclass
-class RunSummary:
-    """What a finished (or stopped) run leaves behind, whatever was or was not kept."""
-
-    n_batches_done: int
-    n_batches: int
-    stats_per_batch: dict[str, np.ndarray] = field(default_factory=dict)
-    seconds: float = 0.0
-    cancelled: bool = False

@@ -1,7 +1,6 @@
 """Shared pieces of the desktop-app tests: windows with temporary settings, forward-pass counting, waits.
 
-Windows are made through ``make_window``, which keeps strong references and shuts every worker thread
-down at teardown (pytest-qt's ``addWidget`` only holds weak ones). Tests wait on GUI-thread state
+Windows are made through the ``make_window`` fixture (``conftest.py``). Tests wait on GUI-thread state
 (``qtbot.waitUntil``), never on signals emitted from the worker thread.
 """
 
@@ -12,15 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from ptycho_gui.app.main_window import MainWindow
-from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.types import RunSettings
 
 TEST_SETTINGS = RunSettings(device="cpu", batch_size=8, n_groups=48, num_threads=1)
-"""48 groups of the shared fixture in batches of 8: six batches, a fraction of a second each."""
+"""48 of the generated scan's 100 groups in batches of 8: six batches, a fraction of a second each."""
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -53,33 +50,6 @@ class ForwardCounter:
     def indices(self) -> list[int]:
         with self._lock:
             return [index for index, _, _ in self.calls]
-
-
-@pytest.fixture
-def settings_path(tmp_path: Path) -> Path:
-    """A temporary QSettings file: tests never touch the user's real settings."""
-    return tmp_path / "ptycho-gui-test.ini"
-
-
-@pytest.fixture
-def make_window(qtbot, settings_path: Path):
-    """Factory of shown MainWindows with temporary settings; joins every worker thread at teardown."""
-    configure_pyqtgraph()
-    made: list[MainWindow] = []
-
-    def make(run_settings: RunSettings = TEST_SETTINGS, show: bool = True) -> MainWindow:
-        window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat), run_settings)
-        qtbot.addWidget(window)
-        made.append(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for window in made:
-        assert window.session.shutdown(30_000), "worker thread did not stop"
-        window.close()
 
 
 def open_fixture(window: MainWindow, bundle_path: Path, dataset_path: Path) -> None:

@@ -1,4 +1,11 @@
-"""Shared test setup: offscreen Qt, one torch thread, and the paths of the shared fixtures."""
+"""Shared test setup: Qt on a real X server (pytest-xvfb; offscreen where xcb cannot start), small generated
+PtychoPINN-format files, the shared parity fixtures.
+
+Every engine, CLI and GUI test runs on files generated here in a few seconds (``generated_files.py``):
+``bundle_path``, ``ckpt_path`` and ``dataset_path``. Only the PtychoPINN-parity tests use the real
+PtychoPINN outputs in ``../shared/fixtures`` (``shared_*`` fixtures, ``workflow_reference``,
+``cli_reference``); they skip outside CI when that folder is absent and fail in CI.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,51 @@ import os
 from pathlib import Path
 
 import pytest
+from generated_files import GeneratedFiles, write_generated_files
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """GUI tests use the X server pytest-xvfb started (xcb); offscreen only where xcb cannot start here."""
+    from ptycho_gui.app.platform_check import platform_problem
+
+    if platform_problem() is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 PTYCHOPINN = SHARED_FIXTURES / "ptychopinn"
+PTYCHOPINN_ARCH = SHARED_FIXTURES / "ptychopinn-arch"
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated files: the engine, CLI and GUI tests
+
+
+@pytest.fixture(scope="session")
+def generated_files(tmp_path_factory: pytest.TempPathFactory) -> GeneratedFiles:
+    """A small gridsize-2 bundle, its Lightning ``.ckpt`` and a 100-position scan, written once per session."""
+    return write_generated_files(tmp_path_factory.mktemp("generated"))
+
+
+@pytest.fixture(scope="session")
+def bundle_path(generated_files: GeneratedFiles) -> Path:
+    return generated_files.bundle
+
+
+@pytest.fixture(scope="session")
+def ckpt_path(generated_files: GeneratedFiles) -> Path:
+    return generated_files.ckpt
+
+
+@pytest.fixture(scope="session")
+def dataset_path(generated_files: GeneratedFiles) -> Path:
+    return generated_files.dataset
+
+
+# ---------------------------------------------------------------------------------------------
+# PtychoPINN's own files and outputs: the parity tests only
 
 
 def _require_shared() -> Path:
@@ -29,17 +75,31 @@ def ptychopinn_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundle_path(ptychopinn_dir: Path) -> Path:
+def arch_dir() -> Path:
+    """The real PtychoPINN fixtures of the non-default torch generators (fno, ffno, fno_vanilla, uno, real_imag cnn)."""
+    _require_shared()
+    if not PTYCHOPINN_ARCH.is_dir():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"shared fixtures missing in CI: {PTYCHOPINN_ARCH}")
+        pytest.skip(f"shared ptychopinn-arch fixtures not present at {PTYCHOPINN_ARCH}")
+    return PTYCHOPINN_ARCH
+
+
+@pytest.fixture(scope="session")
+def shared_bundle_path(ptychopinn_dir: Path) -> Path:
+    """A bundle written by PtychoPINN itself (gridsize 2, N=64)."""
     return ptychopinn_dir / "gs2" / "wts.h5.zip"
 
 
 @pytest.fixture(scope="session")
-def ckpt_path(ptychopinn_dir: Path) -> Path:
+def shared_ckpt_path(ptychopinn_dir: Path) -> Path:
+    """A Lightning checkpoint written by PtychoPINN's training."""
     return ptychopinn_dir / "gs2" / "last.ckpt"
 
 
 @pytest.fixture(scope="session")
-def dataset_path(ptychopinn_dir: Path) -> Path:
+def shared_dataset_path(ptychopinn_dir: Path) -> Path:
+    """The scan PtychoPINN's reference outputs were computed on."""
     return ptychopinn_dir / "lines_n64_test.npz"
 
 
@@ -57,3 +117,70 @@ def cli_reference(ptychopinn_dir: Path):
 
     with np.load(ptychopinn_dir / "reference" / "gs2_cli.npz") as ref:
         return {k: ref[k] for k in ref.files}
+
+
+# ---------------------------------------------------------------------------------------------
+# Desktop windows
+
+
+@pytest.fixture
+def settings_path(tmp_path: Path) -> Path:
+    """A temporary QSettings file: tests never touch the user's real settings."""
+    return tmp_path / "ptycho-gui-test.ini"
+
+
+@pytest.fixture
+def make_window(qtbot, settings_path: Path):
+    """Factory of shown MainWindows with temporary settings; joins every worker thread at teardown.
+
+    Keeps strong references to the windows (pytest-qt's ``addWidget`` only holds weak ones).
+    """
+    from app_harness import TEST_SETTINGS
+    from PySide6.QtCore import QSettings
+
+    from ptycho_gui.app.main_window import MainWindow
+    from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+    from ptycho_gui.types import RunSettings
+
+    configure_pyqtgraph()
+    made: list[MainWindow] = []
+
+    def make(run_settings: RunSettings = TEST_SETTINGS, show: bool = True) -> MainWindow:
+        window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat), run_settings)
+        qtbot.addWidget(window)
+        made.append(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in made:
+        assert window.session.shutdown(30_000), "worker thread did not stop"
+        window.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches computed from the generated files: stitching and statistics data
+
+
+@pytest.fixture(scope="session")
+def generated_reference(bundle_path: Path, dataset_path: Path) -> dict:
+    """Groups, positions-ready coordinates and predicted patches of the generated network on the generated scan.
+
+    Keyed like ``workflow_reference`` (``groups``, ``pred_patches``) plus ``xcoords``/``ycoords``, for tests
+    that need realistic patches but no PtychoPINN output.
+    """
+    import numpy as np
+
+    from ptycho_gui.engine.run import InferenceRun
+    from ptycho_gui.io.checkpoints import open_checkpoint
+    from ptycho_gui.io.datasets import open_dataset
+    from ptycho_gui.types import RunSettings
+
+    with open_dataset(dataset_path) as dataset:
+        run = InferenceRun(open_checkpoint(bundle_path), dataset,
+                           RunSettings(device="cpu", batch_size=50, keep_patches=True, num_threads=1))
+        output = run.execute()
+        return {"groups": run.groups, "pred_patches": output.patches.get(np.arange(run.n_groups)),
+                "xcoords": np.asarray(dataset.xcoords), "ycoords": np.asarray(dataset.ycoords)}

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from app_harness import make_window, run_to_end, settings_path  # noqa: F401  (fixtures)
+from app_harness import run_to_end
 from PySide6.QtGui import QImage
 
 from ptycho_gui.demo import demo_object
@@ -18,7 +18,7 @@ from ptycho_gui.types import RunSettings
 
 def test_no_files_opens_the_demo_and_the_scripted_run_writes_a_screenshot(tmp_path: Path):
     shot = tmp_path / "demo.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
     done = subprocess.run([sys.executable, "-m", "ptycho_gui.app", "--run", "--screenshot", str(shot),
                            "--quit-when-done", "--threads", "1"], capture_output=True, text=True, timeout=300,
                           env=env)
@@ -27,7 +27,7 @@ def test_no_files_opens_the_demo_and_the_scripted_run_writes_a_screenshot(tmp_pa
     assert not image.isNull() and image.width() >= 800
 
 
-def test_demo_window_is_titled_as_demo_and_its_canvas_resembles_the_object(qtbot, make_window):  # noqa: F811
+def test_demo_window_is_titled_as_demo_and_its_canvas_resembles_the_object(qtbot, make_window):
     window = make_window(RunSettings(device="cpu", batch_size=64, num_threads=1))  # every scan position
     assert window.open_demo()
     assert "demo" in window.windowTitle().lower()
@@ -38,7 +38,7 @@ def test_demo_window_is_titled_as_demo_and_its_canvas_resembles_the_object(qtbot
     np.testing.assert_allclose(shown.image[canvas.weight > 0], np.abs(canvas.image)[canvas.weight > 0], rtol=1e-6)
 
 
-def test_the_drawn_demo_canvas_correlates_with_the_object(qtbot, make_window):  # noqa: F811
+def test_the_drawn_demo_canvas_correlates_with_the_object(qtbot, make_window):
     from ptycho_gui.demo.quality import object_under_canvas
     from ptycho_gui.engine.stitching import COVERED_WEIGHT
 

@@ -15,8 +15,8 @@ from ptycho_gui.app.display import (
     normalize_per_tile,
     quantity_of,
 )
-from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.app.session import canvas_display_xy, canvas_object_xy, canvas_rect
+from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.types import Canvas
 
 

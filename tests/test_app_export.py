@@ -1,4 +1,4 @@
-"""The Export dialog on the shared fixture: GUI and CLI exports of the same batch give the same PNG pixels,
+"""The Export dialog on the generated gridsize-2 files: GUI and CLI exports of the same batch give the same PNG pixels,
 the preview is the exported image, batch exports run in the background with progress and cancel,
 overwriting asks first, and an unwritable folder is reported."""
 
@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_harness import (  # noqa: F401  (fixtures)
+from app_harness import (
     TEST_SETTINGS,
-    make_window,
     open_fixture,
     run_to_end,
-    settings_path,
 )
 from PIL import Image
-from ptycho_gui.app.export_dialog import ExportDialog
 from PySide6.QtWidgets import QDialog, QMessageBox
 
+from ptycho_gui.app.export_dialog import ExportDialog
 from ptycho_gui.cli import main
 from ptycho_gui.render import annotations
 
@@ -172,7 +170,7 @@ def test_the_dialog_starts_from_the_views_quantity_colormap_and_levels(make_wind
     close(dialog)
     session.set_canvas_levels((1.5, 2.5))
     dialog = open_dialog(window, "canvas")
-    style = dialog.request().style
+    style = dialog.request().canvas_style
     assert dialog.item_boxes["canvas"].isChecked() and style.levels == (1.5, 2.5) and not style.per_tile
     dialog.levels_mode.setCurrentText("fixed")
     dialog.level_lo.setValue(3.0)

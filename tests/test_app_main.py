@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 
 
 def _run_app(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
     return subprocess.run([sys.executable, "-m", "ptycho_gui.app", *args], capture_output=True, text=True,
                           timeout=240, env=env)
 

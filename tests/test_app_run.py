@@ -6,14 +6,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from app_harness import (  # noqa: F401  (fixtures)
+from app_harness import (
     RUN_TIMEOUT_MS,
     TEST_SETTINGS,
     ForwardCounter,
-    make_window,
     open_fixture,
     run_to_end,
-    settings_path,
     settle,
 )
 

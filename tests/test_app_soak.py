@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from app_harness import RUN_TIMEOUT_MS, make_window, open_fixture, settings_path  # noqa: F401  (fixtures)
+from app_harness import RUN_TIMEOUT_MS, open_fixture
 from PySide6.QtCore import QObject, Signal
 
 SOAK_UPDATES = 5000

@@ -7,13 +7,10 @@ import shutil
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from app_harness import (  # noqa: F401  (fixtures)
+from app_harness import (
     RUN_TIMEOUT_MS,
-    TEST_SETTINGS,
-    make_window,
     open_fixture,
     run_to_end,
-    settings_path,
     settle,
 )
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -124,7 +121,7 @@ def test_a_bad_file_gives_an_error_dialog_and_the_window_stays_usable(qtbot, mak
     junk = tmp_path / "scan.npz"
     junk.write_bytes(b"definitely not a scan" * 10)
     assert not window.open_files([junk])
-    title, message, details = window.last_error
+    title, message, _details = window.last_error
     assert title == "Cannot open file" and str(junk) in message
     box = window.message_box
     assert isinstance(box, QMessageBox) and box.isVisible()
@@ -252,12 +249,14 @@ def test_summary_lists_checkpoint_dataset_and_normalization(qtbot, make_window, 
     sections = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
     assert {"Checkpoint", "Configuration (resolved)", "Dataset", "Run plan"} <= set(sections)
     rows = {}
-    for section in sections.values():
+    for title, section in sections.items():
         for k in range(section.childCount()):
-            rows[section.child(k).text(0)] = section.child(k).text(1)
-    assert rows["architecture"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
-    assert rows["M"] == "102" and rows["normalization"].startswith("bridge")
-    assert "lines_n64_test.npz" in window.windowTitle() and "wts.h5.zip" in window.windowTitle()
+            if title != "Configuration sources":
+                rows[section.child(k).text(0)] = section.child(k).text(1)
+    assert rows["family"] == "cnn" and rows["N"] == "64" and rows["gridsize"] == "2"
+    assert "Configuration sources" in sections
+    assert rows["M"] == "100" and rows["normalization"].startswith("bridge")
+    assert dataset_path.name in window.windowTitle() and bundle_path.name in window.windowTitle()
 
 
 def test_a_missing_demo_is_reported_not_raised(qtbot, make_window, monkeypatch):

@@ -94,11 +94,12 @@ def _bundle_with(tmp_path: Path, members: dict[str, bytes], replacements: dict[s
 def _state_variants(state: dict) -> dict[str, tuple[dict, str]]:
     removed = {k: v for k, v in state.items() if k != HEAD_BIAS}
     extra = {**state, "model.autoencoder.decoder_amp.extra.weight": torch.zeros(3)}
-    reshaped = {**state, FIRST_CONV: torch.zeros(64, 1, 3, 3)}
+    reshaped = {**state, FIRST_CONV: torch.zeros(7, 1, 3, 3)}
+    expected = tuple(state[FIRST_CONV].shape)
     return {
         "removed": (removed, f"missing tensor {HEAD_BIAS}"),
         "extra": (extra, "unexpected tensor model.autoencoder.decoder_amp.extra.weight"),
-        "reshaped": (reshaped, f"tensor {FIRST_CONV} has shape (64, 1, 3, 3) but the network expects (64, 4, 3, 3)"),
+        "reshaped": (reshaped, f"tensor {FIRST_CONV} has shape (7, 1, 3, 3) but the network expects {expected}"),
     }
 
 
@@ -110,14 +111,14 @@ def test_bundle_loads_strictly_with_its_metadata_config(bundle_path):
     loaded = open_checkpoint(bundle_path)
     assert loaded.format == FORMAT_BUNDLE
     assert (loaded.N, loaded.gridsize, loaded.C) == (64, 2, 4)
-    assert loaded.architecture == "cnn"
+    assert loaded.family == "cnn"
     assert loaded.config_source == SOURCE_METADATA
     assert loaded.unverified == []
     assert loaded.normalization == "bridge"
-    assert loaded.training_neighbors == 6
+    assert loaded.training_neighbors == 4
     cfg = loaded.cnn_config
     assert (cfg.n_filters_scale, cfg.cbam_encoder, cfg.amp_activation, cfg.object_big, cfg.probe_big) == (
-        2, True, "swish", True, True,
+        1, True, "swish", True, True,
     )
     assert loaded.sha256 == hashlib.sha256(bundle_path.read_bytes()).hexdigest()
     assert not loaded.network.training
@@ -131,12 +132,13 @@ def test_bundle_network_holds_the_bundle_weights(bundle_path, bundle_state):
     assert all(torch.equal(loaded[k], v) for k, v in bundle_state.items())
 
 
-def test_summary_is_json_and_omits_the_network(bundle_path):
+def test_summary_is_json_and_omits_the_network(bundle_path, bundle_state):
     summary = open_checkpoint(bundle_path).summary()
     text = json.dumps(summary)
     assert "network" not in summary
-    assert json.loads(text)["config"]["intensity_scale"] == pytest.approx(988.2117919921875)
-    assert (summary["tensors"], summary["numbers"]) == (63, 2_351_734)
+    assert json.loads(text)["config"]["intensity_scale"] == pytest.approx(1000.0)
+    assert (summary["tensors"], summary["numbers"]) == (len(bundle_state), sum(v.numel() for v in bundle_state.values()))
+    assert summary["tensors"] == 63
     assert summary["format"] == FORMAT_BUNDLE and summary["normalization"] == "bridge"
 
 
@@ -145,9 +147,9 @@ def test_lightning_checkpoint_loads_strictly_from_hyper_parameters(ckpt_path, ck
     assert loaded.format == FORMAT_CKPT
     assert (loaded.N, loaded.gridsize, loaded.C) == (64, 2, 4)
     assert loaded.config_source == SOURCE_HPARAMS
-    assert loaded.config["epoch"] == 142
+    assert loaded.config["epoch"] == 3
     assert loaded.normalization == "bridge"
-    assert loaded.training_neighbors == 6
+    assert loaded.training_neighbors == 4
     loaded_state = loaded.network.state_dict()
     assert all(torch.equal(loaded_state[k], v) for k, v in ckpt_payload["state_dict"].items())
 
@@ -210,8 +212,8 @@ def _metadata_with(metadata: dict, section: str, **changes) -> bytes:
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"architecture": "fno"}, "architecture 'fno'"),
-        ({"architecture": "neuralop_uno"}, "architecture 'neuralop_uno'"),
+        ({"architecture": "hybrid_resnet"}, "architecture 'hybrid_resnet' is not supported"),
+        ({"architecture": "vit"}, "architecture 'vit' is not supported"),
         ({"mode": "Supervised"}, "mode 'Supervised'"),
         ({"physics_forward_mode": "rectangular_scaled"}, "rectangular_scaled"),
         ({"use_shared_decoder": True}, "use_shared_decoder"),
@@ -234,12 +236,12 @@ def test_ci_bundle_is_refused(tmp_path, bundle_members, bundle_metadata):
         open_checkpoint(path)
 
 
-def test_ckpt_architecture_fno_is_refused_by_name(tmp_path, ckpt_payload):
+def test_ckpt_unknown_architecture_is_refused_by_name(tmp_path, ckpt_payload):
     hparams = copy.deepcopy(ckpt_payload["hyper_parameters"])
-    hparams["model_config"]["architecture"] = "fno"
-    path = tmp_path / "fno.ckpt"
+    hparams["model_config"]["architecture"] = "hybrid"
+    path = tmp_path / "hybrid.ckpt"
     torch.save({**ckpt_payload, "hyper_parameters": hparams}, path)
-    with pytest.raises(UnsupportedModelError, match="architecture 'fno'"):
+    with pytest.raises(UnsupportedModelError, match="architecture 'hybrid' is not supported"):
         open_checkpoint(path)
 
 
@@ -271,7 +273,7 @@ def test_torch_file_with_global_is_refused_naming_it_and_never_runs(tmp_path, ck
     assert not marker.exists()
 
 
-def test_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
+def test_broken_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
     marker = tmp_path / "pwned"
     members = {
         "manifest.dill": pickle.dumps({"models": ["diffraction_to_obj"], "version": "2.0"}),
@@ -280,7 +282,7 @@ def test_tensorflow_bundle_is_refused_without_unpickling(tmp_path):
         "diffraction_to_obj/params.dill": pickle.dumps({"N": 64}),
     }
     path = _write_zip(tmp_path / "tf_bundle.zip", members)
-    with pytest.raises(UnsupportedModelError, match="TensorFlow") as exc:
+    with pytest.raises(InvalidInputError, match="model.keras is not a readable Keras zip") as exc:
         open_checkpoint(path)
     _assert_one_line(exc)
     assert not marker.exists()
@@ -298,8 +300,8 @@ def test_non_checkpoint_bytes_are_refused_cleanly(tmp_path, content):
 
 
 @pytest.mark.parametrize("name", ["wts.h5.zip", "last.ckpt"])
-def test_truncated_checkpoints_are_refused_cleanly(tmp_path, ptychopinn_dir, name):
-    source = ptychopinn_dir / "gs2" / name
+def test_truncated_checkpoints_are_refused_cleanly(tmp_path, bundle_path, name):
+    source = bundle_path.parent / name
     path = tmp_path / name
     with source.open("rb") as handle:
         path.write_bytes(handle.read(source.stat().st_size // 2))
@@ -339,3 +341,16 @@ def test_missing_file_and_directory_are_refused(tmp_path):
         open_checkpoint(tmp_path / "nope.zip")
     with pytest.raises(InvalidInputError, match="not a file"):
         open_checkpoint(tmp_path)
+
+
+def test_ptychopinn_own_bundle_and_ckpt_resolve_their_configs(shared_bundle_path, shared_ckpt_path):
+    """Parity: files written by PtychoPINN itself resolve to the configuration they were trained with."""
+    bundle = open_checkpoint(shared_bundle_path)
+    cfg = bundle.cnn_config
+    assert (bundle.config_source, bundle.unverified, bundle.training_neighbors) == (SOURCE_METADATA, [], 6)
+    assert (cfg.N, cfg.C, cfg.n_filters_scale, cfg.cbam_encoder, cfg.amp_activation) == (64, 4, 2, True, "swish")
+    assert bundle.summary()["config"]["intensity_scale"] == pytest.approx(988.2117919921875)
+    assert (bundle.summary()["tensors"], bundle.summary()["numbers"]) == (63, 2_351_734)
+    ckpt = open_checkpoint(shared_ckpt_path)
+    assert (ckpt.config_source, ckpt.config["epoch"], ckpt.training_neighbors) == (SOURCE_HPARAMS, 142, 6)
+    assert ckpt.cnn_config == cfg

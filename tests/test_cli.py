@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -14,19 +12,19 @@ import pytest
 from ptycho_gui.cli import main
 
 
-def _inspect(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ptycho_gui.cli", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, bundle_path: Path, dataset_path: Path) -> Path:
     out = tmp_path_factory.mktemp("run")
-    done = _inspect("run", str(bundle_path), str(dataset_path), "-o", str(out), "--batch-size", "32", "--device", "cpu")
-    assert done.returncode == 0, done.stderr
-    assert "batches" in done.stderr  # the progress bar
+    code = main(["run", str(bundle_path), str(dataset_path), "-o", str(out), "--batch-size", "32", "--device", "cpu"])
+    assert code == 0
     return out
+
+
+def test_run_shows_progress_on_stderr(tmp_path: Path, bundle_path: Path, dataset_path: Path, capsys):
+    code = main(["run", str(bundle_path), str(dataset_path), "-o", str(tmp_path), "--n-groups", "16",
+                 "--batch-size", "8", "--device", "cpu"])
+    assert code == 0
+    assert "batches" in capsys.readouterr().err  # the progress bar
 
 
 def test_run_writes_reconstruction_h5_layout(run_dir: Path, bundle_path: Path, dataset_path: Path):
@@ -45,7 +43,7 @@ def test_run_writes_reconstruction_h5_layout(run_dir: Path, bundle_path: Path, d
         assert canvas_stats["canvas_amplitude"]["max"] == pytest.approx(float(np.abs(canvas[()]).max()), rel=1e-6)
         assert f["canvas_weight"].dtype == np.float32 and f["canvas_weight"].shape == canvas.shape
         for name in ("global_mean", "global_std", "var_zero_mean"):
-            assert f[f"stats/{name}"].dtype == np.float64 and f[f"stats/{name}"].shape == (4,)  # 102 groups / 32
+            assert f[f"stats/{name}"].dtype == np.float64 and f[f"stats/{name}"].shape == (4,)  # 100 groups / 32
         attrs = dict(f.attrs)
         assert attrs["checkpoint"] == str(bundle_path) and attrs["dataset"] == str(dataset_path)
         assert len(attrs["checkpoint_sha256"]) == 64 and attrs["N"] == 64 and attrs["gridsize"] == 2
@@ -61,7 +59,7 @@ def test_run_writes_reconstruction_h5_layout(run_dir: Path, bundle_path: Path, d
 def test_run_writes_ptychopinn_debug_files(run_dir: Path):
     dump = run_dir / "debug_dump"
     offsets = json.loads((dump / "offsets.json").read_text())
-    assert offsets["count"] == 102 * 4 and len(offsets["first_offsets_px"]) == 16
+    assert offsets["count"] == 100 * 4 and len(offsets["first_offsets_px"]) == 16
     assert set(json.loads((dump / "canvas.json").read_text())) == {
         "patch_size", "canvas_size", "num_patch_slots", "max_abs_dx", "max_abs_dy"}
     stats = json.loads((dump / "stats.json").read_text())
@@ -84,7 +82,8 @@ def test_info_prints_resolved_checkpoint_config(bundle_path: Path, capsys):
     assert main(["info", str(bundle_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "checkpoint" and summary["N"] == 64 and summary["gridsize"] == 2
-    assert summary["architecture"] == "cnn"
+    assert summary["family"] == "cnn" and summary["format"] == "ptychopinn-bundle"
+    assert summary["config_sources"]["N"] == "torch_scaling_metadata.pt data_config"
     assert main(["info", str(bundle_path)]) == 0
     text = capsys.readouterr().out
     assert "gridsize: 2" in text and "torch_scaling_metadata.pt" in text
@@ -94,18 +93,19 @@ def test_info_prints_dataset_summary(dataset_path: Path, capsys):
     assert main(["info", str(dataset_path), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["kind"] == "dataset"
-    assert "102" in json.dumps(summary)
+    assert "100" in json.dumps(summary)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04broken zip"])
-def test_bad_files_exit_3_with_one_line(tmp_path: Path, content: bytes, dataset_path: Path):
+def test_bad_files_exit_3_with_one_line(tmp_path: Path, content: bytes, dataset_path: Path, capsys):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(content)
     for args in (["info", str(bad)], ["run", str(bad), str(dataset_path), "-o", str(tmp_path / "o")]):
-        done = _inspect(*args)
-        assert done.returncode == 3, done.stderr
-        lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in done.stderr
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 3, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in err
 
 
 def test_missing_file_exit_3(tmp_path: Path, capsys):
@@ -120,12 +120,12 @@ def test_usage_errors_exit_2(bundle_path: Path, capsys):
     assert exit_info.value.code == 2
 
 
-def test_debug_dump_matches_ptychopinn_own_dump(tmp_path: Path, bundle_path: Path, dataset_path: Path,
+def test_debug_dump_matches_ptychopinn_own_dump(tmp_path: Path, shared_bundle_path: Path, shared_dataset_path: Path,
                                                  workflow_reference, ptychopinn_dir: Path):
     groups = tmp_path / "groups.npy"
     np.save(groups, workflow_reference["groups"])
     out = tmp_path / "out"
-    assert main(["run", str(bundle_path), str(dataset_path), "-o", str(out), "--groups", str(groups),
+    assert main(["run", str(shared_bundle_path), str(shared_dataset_path), "-o", str(out), "--groups", str(groups),
                  "--stitch", "ptychopinn-bridge", "--normalization", "bridge", "--device", "cpu"]) == 0
     reference = ptychopinn_dir / "reference" / "gs2_debug_dump"
     for name in ("offsets.json", "canvas.json", "stats.json"):

@@ -15,19 +15,26 @@ from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io import datasets
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
 
-SHUFFLED_ROWS = np.array([101, 5, 3, 3, 0, 57, 5, 100, 42, 42, 1])
+SHUFFLED_ROWS = np.array([99, 5, 3, 3, 0, 57, 5, 98, 42, 42, 1])
+
+
+@pytest.fixture(scope="module")
+def shared_raw(shared_dataset_path: pathlib.Path) -> dict[str, np.ndarray]:
+    """PtychoPINN's scan arrays as numpy reads them (``_metadata`` left out: it needs pickle)."""
+    with np.load(shared_dataset_path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files if key != "_metadata"}
 
 
 @pytest.fixture(scope="module")
 def raw(dataset_path: pathlib.Path) -> dict[str, np.ndarray]:
-    """The fixture's arrays as numpy reads them (``_metadata`` left out: it needs pickle)."""
+    """The generated scan's arrays as numpy reads them."""
     with np.load(dataset_path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files if key != "_metadata"}
+        return {key: data[key] for key in data.files}
 
 
-def fixture_metadata_json(dataset_path: pathlib.Path) -> str:
+def fixture_metadata_json(shared_dataset_path: pathlib.Path) -> str:
     """The JSON text inside the fixture's ``_metadata`` pickle, located by plain byte search."""
-    blob = zipfile.ZipFile(dataset_path).read("_metadata.npy")
+    blob = zipfile.ZipFile(shared_dataset_path).read("_metadata.npy")
     start = blob.index(b'{\n  "schema_version"')
     end = blob.rindex(b"}") + 1
     return blob[start:end].decode()
@@ -75,11 +82,12 @@ def expect_invalid(path: pathlib.Path, *fragments: str, **kwargs) -> str:
     return message
 
 
-# ----- the real fixture ------------------------------------------------------------------------------
+# ----- PtychoPINN's own scan file (shared fixture) and the generated scan ------------------------------
 
 
-def test_fixture_fields_shapes_and_positions(dataset_path, raw):
-    with open_dataset(dataset_path) as ds:
+def test_fixture_fields_shapes_and_positions(shared_dataset_path, shared_raw):
+    raw = shared_raw
+    with open_dataset(shared_dataset_path) as ds:
         assert isinstance(ds, ScanDataset)
         assert (ds.format, ds.n_patterns, ds.N, ds.diffraction_key) == ("npz", 102, 64, "diff3d")
         assert ds.xcoords.dtype == np.float64 and ds.xcoords.shape == (102,)
@@ -98,9 +106,9 @@ def test_fixture_fields_shapes_and_positions(dataset_path, raw):
         assert ds.notes == []
 
 
-def test_fixture_metadata_parsed_without_unpickling(dataset_path):
-    with open_dataset(dataset_path) as ds:
-        assert ds.metadata == json.loads(fixture_metadata_json(dataset_path))
+def test_fixture_metadata_parsed_without_unpickling(shared_dataset_path):
+    with open_dataset(shared_dataset_path) as ds:
+        assert ds.metadata == json.loads(fixture_metadata_json(shared_dataset_path))
         assert ds.metadata["physics_parameters"]["nphotons"] == 1e9
         assert ds.metadata["data_transformations"][0]["parameters"]["test_count"] == 102
 
@@ -112,13 +120,13 @@ def test_read_patterns_equals_raw_for_shuffled_repeated_rows(dataset_path, raw):
         np.testing.assert_array_equal(patterns, raw["diff3d"][SHUFFLED_ROWS])
         assert ds.read_patterns(np.array([], dtype=np.int64)).shape == (0, 64, 64)
         with pytest.raises(IndexError):
-            ds.read_patterns(np.array([0, 102]))
+            ds.read_patterns(np.array([0, 100]))
 
 
 def test_pattern_energies_exact(dataset_path, raw):
     with open_dataset(dataset_path) as ds:
         energies = ds.pattern_energies()
-        assert energies.dtype == np.float64 and energies.shape == (102,)
+        assert energies.dtype == np.float64 and energies.shape == (100,)
         np.testing.assert_array_equal(energies, np.square(raw["diff3d"], dtype=np.float64).sum(axis=(1, 2)))
         assert ds.pattern_energies() is energies
 
@@ -130,23 +138,20 @@ def test_ground_truth_patches_by_row(dataset_path, raw):
         np.testing.assert_array_equal(patches, raw["ground_truth_patches"][SHUFFLED_ROWS, :, :, 0])
 
 
-def test_summary_is_json_and_complete(dataset_path):
+def test_summary_is_json_and_complete(dataset_path, raw):
     with open_dataset(dataset_path) as ds:
         summary = json.loads(json.dumps(ds.summary()))
     assert summary["path"] == str(dataset_path)
-    assert (summary["format"], summary["M"], summary["N"]) == ("npz", 102, 64)
-    assert summary["members"]["diff3d"] == "float32 (102, 64, 64)"
-    assert summary["x_range"][0] == pytest.approx(33.1123, abs=1e-3)
-    assert summary["object_shape"] == [224, 224] and summary["probe"] and summary["ground_truth_patches"]
+    assert (summary["format"], summary["M"], summary["N"]) == ("npz", 100, 64)
+    assert summary["members"]["diff3d"] == "float32 (100, 64, 64)"
+    assert summary["x_range"] == pytest.approx([raw["xcoords"].min(), raw["xcoords"].max()])
+    assert summary["object_shape"] == [136, 136] and summary["probe"] and summary["ground_truth_patches"]
     assert summary["patterns_checked"] and summary["notes"] == []
 
 
 @pytest.mark.parametrize("group", [None, "entry"])
-def test_hdf5_copy_of_fixture_gives_identical_results(tmp_path, dataset_path, raw, group):
-    arrays = dict(raw)
-    h5_path = write_dataset(tmp_path / "scan.h5", arrays, group=group)
-    with h5py.File(h5_path, "a") as file:
-        (file if group is None else file[group])["_metadata"] = fixture_metadata_json(dataset_path)
+def test_hdf5_copy_of_a_scan_gives_identical_results(tmp_path, dataset_path, raw, group):
+    h5_path = write_dataset(tmp_path / "scan.h5", dict(raw), group=group)
     with open_dataset(dataset_path) as ref, open_dataset(h5_path) as ds:
         assert ds.format == "hdf5" and ds.group == ("/" if group is None else f"/{group}")
         assert (ds.n_patterns, ds.N, ds.diffraction_key) == (ref.n_patterns, ref.N, ref.diffraction_key)
@@ -156,8 +161,16 @@ def test_hdf5_copy_of_fixture_gives_identical_results(tmp_path, dataset_path, ra
         np.testing.assert_array_equal(ds.read_patterns(SHUFFLED_ROWS), ref.read_patterns(SHUFFLED_ROWS))
         np.testing.assert_array_equal(ds.pattern_energies(), ref.pattern_energies())
         np.testing.assert_array_equal(ds.ground_truth_patches(SHUFFLED_ROWS), ref.ground_truth_patches(SHUFFLED_ROWS))
-        assert ds.metadata == ref.metadata
+        assert ds.metadata == ref.metadata and ds.metadata["generator"] == "ptycho_gui.demo"
         assert ds.notes == ref.notes == []
+
+
+def test_hdf5_copy_of_ptychopinn_scan_keeps_its_pickled_metadata_as_json(tmp_path, shared_dataset_path, shared_raw):
+    h5_path = write_dataset(tmp_path / "scan.h5", dict(shared_raw))
+    with h5py.File(h5_path, "a") as file:
+        file["_metadata"] = fixture_metadata_json(shared_dataset_path)
+    with open_dataset(shared_dataset_path) as ref, open_dataset(h5_path) as ds:
+        assert ds.metadata == ref.metadata and ds.notes == ref.notes == []
 
 
 def test_uncompressed_npz_is_memory_mapped(tmp_path, raw):

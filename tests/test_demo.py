@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,15 +13,28 @@ import torch
 
 from ptycho_gui import demo
 from ptycho_gui.demo import DATA_DIR, demo_object, demo_paths
+from ptycho_gui.demo.build import training_recipe
 from ptycho_gui.demo.bundle_writer import BundleDescription, write_bundle
-from ptycho_gui.demo.physics import bridge_input_scale, expected_intensity, far_field_amplitude, poisson_nll
-from ptycho_gui.demo.quality import amplitude_correlation, reconstruct
+from ptycho_gui.demo.overlap import extract_patches as extract_group
+from ptycho_gui.demo.overlap import merge_patches, region_size, relative_offsets
+from ptycho_gui.demo.physics import (
+    bridge_input_scale,
+    expected_intensity,
+    far_field_amplitude,
+    poisson_nll,
+)
+from ptycho_gui.demo.quality import (
+    amplitude_correlation,
+    phase_correlation,
+    reconstruct,
+)
 from ptycho_gui.demo.simulate import ScanSpec, extract_patches, simulate_scan
 from ptycho_gui.demo.train import TrainSpec, train_network, trainable_network
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.io.safe import load_plain_pickle, read_zip_member
+from ptycho_gui.types import Canvas
 
 TINY = ScanSpec(object_size=96, grid=3, step=6.0, dose=1e4)
 DATASET_KEYS = {
@@ -95,14 +109,14 @@ def test_demo_object_has_the_stated_amplitude_and_phase_ranges():
     assert amplitude.std() > 0.1 and np.abs(phase).max() <= 1.0 + 1e-3 and phase.std() > 0.1
 
 
-def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, bundle_path):
+def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, shared_bundle_path):
     assert set(demo_bundle) == BUNDLE_MEMBERS
     assert load_plain_pickle(demo_bundle["manifest.dill"]) == {
         "models": ["diffraction_to_obj", "autoencoder"], "version": "2.0-pytorch"}
     params = load_plain_pickle(demo_bundle["diffraction_to_obj/params.dill"])
     assert demo_bundle["autoencoder/params.dill"] == demo_bundle["diffraction_to_obj/params.dill"]
     assert _torch(demo_bundle["autoencoder/model.pth"]) == {"_sentinel": "autoencoder"}
-    reference = _members(bundle_path)
+    reference = _members(shared_bundle_path)
     assert set(params) == set(load_plain_pickle(reference["diffraction_to_obj/params.dill"]))
     assert (params["N"], params["gridsize"], params["architecture"]) == (64, 1, "cnn")
     metadata = _torch(demo_bundle["torch_scaling_metadata.pt"])
@@ -118,7 +132,7 @@ def test_demo_bundle_has_ptychopinn_layout_and_plain_pickles(demo_bundle, bundle
 
 def test_demo_checkpoint_loads_strictly_with_the_app_loader():
     model = open_checkpoint(demo_paths()[0])
-    assert (model.N, model.gridsize, model.C, model.architecture) == (64, 1, 1, "cnn")
+    assert (model.N, model.gridsize, model.C, model.family) == (64, 1, 1, "cnn")
     assert model.normalization == "bridge"
     assert model.config_source and not model.unverified
     cfg = model.cnn_config
@@ -197,9 +211,55 @@ def test_bridge_input_scale_gives_the_target_energy():
     assert np.mean(np.sum(scaled.astype(np.float64) ** 2, axis=(1, 2))) == pytest.approx(16.0)
 
 
+def _canvas_of(image: np.ndarray, center_xy=(40.0, 30.0)) -> Canvas:
+    weight = np.ones(image.shape, dtype=np.float32)
+    weight[:3] = 0.0
+    return Canvas(image=image.astype(np.complex64), weight=weight, center_xy=center_xy, stitch="position", crop=20,
+                  mirrored=False)
+
+
+def test_phase_correlation_ignores_a_global_offset_and_a_linear_ramp_but_not_noise():
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:40, 0:50]
+    phase = 0.8 * np.sin(rows / 5.0) * np.cos(cols / 7.0)
+    obj = np.exp(1j * phase)
+    canvas = _canvas_of(obj[5:35, 15:45], center_xy=(30.0, 20.0))
+    assert phase_correlation(canvas, obj) == pytest.approx(1.0, abs=1e-6)
+    ramp = 2.5 + 0.09 * np.arange(30)[None, :] - 0.05 * np.arange(30)[:, None]
+    assert phase_correlation(_canvas_of(canvas.image * np.exp(1j * ramp), (30.0, 20.0)), obj) == pytest.approx(
+        1.0, abs=1e-6)
+    noisy = canvas.image * np.exp(1j * 0.8 * rng.standard_normal((30, 30)))
+    assert phase_correlation(_canvas_of(noisy, (30.0, 20.0)), obj) < 0.6
+
+
+def test_merge_and_extract_return_consistent_patches_at_their_positions():
+    obj = simulate_scan(TINY, 0).object
+    positions = np.array([[[40.0, 44.0], [48.0, 44.0], [40.0, 52.0], [48.0, 52.0]]])
+    patches = torch.from_numpy(extract_patches(obj, positions[0, :, 0], positions[0, :, 1], 64)[None].astype(
+        np.complex64))
+    offsets = relative_offsets(positions)
+    np.testing.assert_allclose(offsets[0], [[-4, -4], [4, -4], [-4, 4], [4, 4]])
+    size = region_size(64, offsets)
+    assert size == 64 + 2 * 4
+    intensity = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0)) + 0.1
+    offsets = torch.from_numpy(offsets.astype(np.float32))
+    region = merge_patches(patches, offsets, intensity, size)
+    np.testing.assert_allclose(region[0].numpy(), obj[48 - 36:48 + 36, 44 - 36:44 + 36], atol=1e-5)
+    np.testing.assert_allclose(extract_group(region, offsets, 64).numpy(), patches.numpy(), atol=1e-5)
+
+
+def test_merge_averages_disagreeing_patches_with_their_probe_weights():
+    patches = torch.tensor([1.0 + 0j, 1j], dtype=torch.complex64).reshape(1, 2, 1, 1).expand(1, 2, 8, 8)
+    offsets = torch.zeros(1, 2, 2)
+    intensity = torch.full((1, 1, 8, 8), 2.0)
+    region = merge_patches(patches.contiguous(), offsets, intensity, 8)
+    np.testing.assert_allclose(region.numpy(), np.full((1, 8, 8), 0.5 + 0.5j), atol=1e-6)
+
+
 def test_training_is_deterministic_and_lowers_the_physics_loss():
     scan = simulate_scan(TINY, 0)
     spec = TrainSpec(epochs=2, batch_size=4, seed=5)
+    assert spec.gridsize == 2
     first, second = train_network(scan, spec), train_network(scan, spec)
     for (name, a), b in zip(first.network.state_dict().items(), second.network.state_dict().values()):
         assert torch.equal(a, b), name
@@ -209,7 +269,7 @@ def test_training_is_deterministic_and_lowers_the_physics_loss():
 def test_written_bundle_round_trips_through_the_app_loader(tmp_path):
     network = trainable_network(TrainSpec(seed=1), 64)
     description = BundleDescription(
-        n=64, gridsize=1, n_filters_scale=1, object_big=False, probe_big=True, amp_activation="sigmoid",
+        n=64, gridsize=2, n_filters_scale=1, object_big=True, probe_big=True, amp_activation="sigmoid",
         cbam_encoder=True, nphotons=1e6, intensity_scale=31.25, n_groups=9, epochs=1, batch_size=4,
         learning_rate=1e-3, seed=1, train_data_file="demo_scan.npz", notes="test",
     )
@@ -217,6 +277,16 @@ def test_written_bundle_round_trips_through_the_app_loader(tmp_path):
     write_bundle(tmp_path / "b.zip", network, description)
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     loaded = open_checkpoint(tmp_path / "a.zip").network
-    x = torch.rand(2, 1, 64, 64)
+    x = torch.rand(2, 4, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), network(x))
+
+
+def test_training_recipes_keep_the_gridsize_1_demo_and_refuse_other_gridsizes():
+    assert training_recipe(1, seed=3) == TrainSpec(gridsize=1, epochs=100, batch_size=8, learning_rate=5e-4, seed=3)
+    assert training_recipe(2, epochs=5).epochs == 5 and training_recipe(2).cnn_config(64).object_big
+    with pytest.raises(ValueError, match="gridsize"):
+        training_recipe(3)
+    scan = simulate_scan(TINY, 0)
+    result = train_network(scan, replace(training_recipe(1), epochs=1, batch_size=4))
+    assert result.n_groups == len(scan.xcoords) and result.network.config.C == 1

@@ -28,6 +28,17 @@ def dataset(dataset_path: Path):
     return open_dataset(dataset_path)
 
 
+@pytest.fixture(scope="module")
+def shared_model(shared_bundle_path: Path):
+    """PtychoPINN's own bundle: the parity tests compare with outputs PtychoPINN computed from it."""
+    return open_checkpoint(shared_bundle_path)
+
+
+@pytest.fixture(scope="module")
+def shared_dataset(shared_dataset_path: Path):
+    return open_dataset(shared_dataset_path)
+
+
 def _groups_file(tmp_path: Path, groups: np.ndarray) -> str:
     path = tmp_path / "groups.npy"
     np.save(path, groups)
@@ -38,10 +49,11 @@ def _max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-def test_engine_reproduces_ptychopinn_workflow_patches_and_bridge_canvas(model, dataset, workflow_reference, tmp_path):
+def test_engine_reproduces_ptychopinn_workflow_patches_and_bridge_canvas(shared_model, shared_dataset, workflow_reference,
+                                                                        tmp_path):
     settings = RunSettings(device="cpu", batch_size=16, groups_file=_groups_file(tmp_path, workflow_reference["groups"]),
                            stitch="ptychopinn-bridge", normalization="bridge", keep_patches=True)
-    run = InferenceRun(model, dataset, settings)
+    run = InferenceRun(shared_model, shared_dataset, settings)
     output = run.execute()
     patches = output.patches.get(np.arange(run.n_groups))
     assert _max_rel_diff(patches, workflow_reference["pred_patches"]) <= 1e-4
@@ -49,10 +61,10 @@ def test_engine_reproduces_ptychopinn_workflow_patches_and_bridge_canvas(model, 
     assert _max_rel_diff(output.canvas.image, workflow_reference["canvas"]) <= 1e-4
 
 
-def test_engine_reproduces_ptychopinn_cli_canvas(model, dataset, cli_reference, tmp_path):
+def test_engine_reproduces_ptychopinn_cli_canvas(shared_model, shared_dataset, cli_reference, tmp_path):
     settings = RunSettings(device="cpu", batch_size=32, groups_file=_groups_file(tmp_path, cli_reference["groups"]),
                            stitch="ptychopinn-cli", normalization="bridge", keep_patches=False)
-    run = InferenceRun(model, dataset, settings)
+    run = InferenceRun(shared_model, shared_dataset, settings)
     output = run.execute()
     assert output.canvas.mirrored
     assert output.canvas.image.shape == cli_reference["canvas"].shape
@@ -61,7 +73,7 @@ def test_engine_reproduces_ptychopinn_cli_canvas(model, dataset, cli_reference, 
 
 def test_compute_batch_on_demand_equals_the_streamed_batch(model, dataset):
     run = InferenceRun(model, dataset, RunSettings(device="cpu", batch_size=16))
-    streamed = list(run.iter_batches(indices=[2]))[0]
+    streamed = next(iter(run.iter_batches(indices=[2])))
     again = run.compute_batch(2)
     np.testing.assert_array_equal(again.patches, streamed.patches)
     np.testing.assert_array_equal(again.group_indices, np.arange(32, 48))
@@ -84,7 +96,7 @@ def test_grouping_is_seeded_and_reported(model, dataset):
     c = InferenceRun(model, dataset, RunSettings(device="cpu", seed=4))
     np.testing.assert_array_equal(a.groups, b.groups)
     assert not np.array_equal(a.groups, c.groups)
-    assert a.neighbors == model.training_neighbors == 6
+    assert a.neighbors == model.training_neighbors == 4  # the K of the generated bundle's data_config
     assert "bridge" in a.normalization_description
 
 

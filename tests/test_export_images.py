@@ -1,4 +1,4 @@
-"""Image files from a real batch of the shared PtychoPINN fixture: the PNG decodes to the exact tile colours
+"""Image files from a computed batch of the generated gridsize-2 files: the PNG decodes to the exact tile colours
 at the recorded levels with DPI metadata, TIFF round-trips float32 exactly, SVG and PDF keep labels as text."""
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def _start_run(out: Path, *extra: str, preexec=None) -> subprocess.Popen:
 
 def _wait_for_progress(process: subprocess.Popen) -> str:
     seen = ""
-    while "batches" not in seen:
+    while "patterns/s" not in seen:
         char = process.stderr.read(1)
         assert char, f"run ended before any batch: {seen}"
         seen += char

@@ -67,8 +67,8 @@ def test_object_big_gives_same_tensors_at_gridsize_1():
     assert {k: v.shape for k, v in big.items()} == {k: v.shape for k, v in small.items()}
 
 
-def test_keys_and_shapes_equal_the_real_bundle_state_dict(bundle_path):
-    with zipfile.ZipFile(bundle_path) as archive:
+def test_keys_and_shapes_equal_the_real_bundle_state_dict(shared_bundle_path):
+    with zipfile.ZipFile(shared_bundle_path) as archive:
         real = torch.load(io.BytesIO(archive.read("diffraction_to_obj/model.pth")), weights_only=True)
     net = build_cnn(CnnConfig(N=64, C=4, n_filters_scale=2, amp_activation="swish"))
     ours = net.state_dict()

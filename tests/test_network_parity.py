@@ -16,14 +16,14 @@ TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
-def diff3d(dataset_path) -> np.ndarray:
-    with np.load(dataset_path, allow_pickle=False) as data:
+def diff3d(shared_dataset_path) -> np.ndarray:
+    with np.load(shared_dataset_path, allow_pickle=False) as data:
         return data["diff3d"]
 
 
 @pytest.fixture(scope="module")
-def bundle_network(bundle_path):
-    return open_checkpoint(bundle_path).network
+def bundle_network(shared_bundle_path):
+    return open_checkpoint(shared_bundle_path).network
 
 
 def bridge_scaled(diff3d: np.ndarray, groups: np.ndarray) -> torch.Tensor:
@@ -63,11 +63,11 @@ def test_bundle_reproduces_cli_patches(bundle_network, diff3d, cli_reference):
     assert error <= TOLERANCE * peak, f"max |Δ| {error:.3g} vs max amplitude {peak:.3g}"
 
 
-def test_ckpt_network_runs_and_differs_from_the_bundle(ckpt_path, bundle_network, diff3d, workflow_reference):
+def test_ckpt_network_runs_and_differs_from_the_bundle(shared_ckpt_path, bundle_network, diff3d, workflow_reference):
     """last.ckpt holds epoch 142, the bundle epoch 242: same architecture, different patches."""
     groups = workflow_reference["groups"][:BATCH]
     x = bridge_scaled(diff3d, workflow_reference["groups"])[:BATCH]
-    ours = predict(open_checkpoint(ckpt_path).network, x)
+    ours = predict(open_checkpoint(shared_ckpt_path).network, x)
     assert ours.dtype == np.complex64 and ours.shape == (len(groups), 4, 64, 64)
     assert np.isfinite(ours).all()
     error, peak = max_error(ours, predict(bundle_network, x))

@@ -7,29 +7,37 @@ import math
 import numpy as np
 import pytest
 
+from ptycho_gui.engine.grouping import group_neighbors
 from ptycho_gui.engine.normalization import input_scale, pattern_energies, resolve_input_scale
 
 
 @pytest.fixture(scope="module")
-def grouped_energies(dataset_path, workflow_reference):
-    """Σ_HW X² of every (group, channel) pattern PtychoPINN's workflow fed (408 entries, repeats kept)."""
+def groups(dataset_path) -> np.ndarray:
+    """Gridsize-2 groups of every position of the generated scan (100 groups, members repeat across groups)."""
+    with np.load(dataset_path, allow_pickle=False) as data:
+        return group_neighbors(data["xcoords"], data["ycoords"], 4, None, 6, 0)
+
+
+@pytest.fixture(scope="module")
+def grouped_energies(dataset_path, groups):
+    """Σ_HW X² of every (group, channel) pattern fed to the network (400 entries, repeats kept)."""
     with np.load(dataset_path, allow_pickle=False) as data:
         diffraction = data["diff3d"]
-    return pattern_energies(diffraction[workflow_reference["groups"]]), diffraction
+    return pattern_energies(diffraction[groups]), diffraction
 
 
-def test_pattern_energies_sum_squares_in_float64(grouped_energies, workflow_reference):
+def test_pattern_energies_sum_squares_in_float64(grouped_energies, groups):
     energies, diffraction = grouped_energies
-    stack = diffraction[workflow_reference["groups"]].astype(np.float64)
-    assert energies.shape == (408,) and energies.dtype == np.float64
+    stack = diffraction[groups].astype(np.float64)
+    assert energies.shape == (400,) and energies.dtype == np.float64
     np.testing.assert_allclose(energies, (stack**2).sum(axis=(2, 3)).ravel(), rtol=1e-12)
 
 
-def test_bridge_scale_brings_fed_patterns_to_mean_energy_n_half_squared(grouped_energies, workflow_reference):
+def test_bridge_scale_brings_fed_patterns_to_mean_energy_n_half_squared(grouped_energies, groups):
     energies, diffraction = grouped_energies
     scale = input_scale(energies, 64, "bridge")
     assert scale == pytest.approx(math.sqrt(32.0**2 / energies.mean()), rel=1e-15)
-    fed = diffraction[workflow_reference["groups"]].astype(np.float64) * scale
+    fed = diffraction[groups].astype(np.float64) * scale
     assert (fed**2).sum(axis=(2, 3)).mean() == pytest.approx(1024.0, rel=1e-12)
 
 
@@ -51,7 +59,7 @@ def test_auto_follows_the_checkpoint_convention(grouped_energies):
     for convention in ("bridge", "mmap"):
         value, text = resolve_input_scale("auto", convention, energies, 64)
         assert value == input_scale(energies, 64, convention)
-        assert convention in text and "408 patterns" in text and "checkpoint" in text
+        assert convention in text and "400 patterns" in text and "checkpoint" in text
 
 
 def test_named_convention_overrides_the_checkpoint(grouped_energies):

@@ -99,6 +99,6 @@ def test_build_script_smoke_tests_the_built_program_on_the_demo():
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text()
-    for flag in ("--demo", "--run", "--screenshot", "--quit-when-done", "QT_QPA_PLATFORM=offscreen"):
+    for flag in ("--demo", "--run", "--screenshot", "--quit-when-done", "xvfb-run", "QT_QPA_PLATFORM=offscreen"):
         assert flag in text
     assert "packaging/ptycho-gui.spec" in text

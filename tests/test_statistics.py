@@ -57,8 +57,8 @@ def test_batch_statistics_match_torch_formulas_on_random_data():
     assert stats.per_patch_mean.shape == (5,)
 
 
-def test_batch_statistics_match_torch_formulas_on_ptychopinn_patches(workflow_reference):
-    patches = workflow_reference["pred_patches"][:32]
+def test_batch_statistics_match_torch_formulas_on_network_patches(generated_reference):
+    patches = generated_reference["pred_patches"][:32]
     _assert_matches(batch_statistics(patches, 1.0), _torch_reference(patches), rtol=1e-9)
 
 
@@ -107,7 +107,7 @@ def test_all_nonfinite_batch_gives_nan_not_an_error():
     assert np.isnan(stats.global_mean) and np.isnan(stats.global_std) and np.isnan(stats.amp_max)
 
 
-def test_canvas_statistics_match_ptychopinn_stats_json(workflow_reference, ptychopinn_dir, dataset_path):
+def test_canvas_statistics_match_ptychopinn_stats_json(workflow_reference, ptychopinn_dir, shared_dataset_path):
     dump = json.loads((ptychopinn_dir / "reference" / "gs2_debug_dump" / "stats.json").read_text())
     reference = Canvas(
         image=workflow_reference["canvas"],
@@ -116,7 +116,7 @@ def test_canvas_statistics_match_ptychopinn_stats_json(workflow_reference, ptych
         stitch="ptychopinn-bridge",
         crop=20,
     )
-    with np.load(dataset_path, allow_pickle=False) as data:
+    with np.load(shared_dataset_path, allow_pickle=False) as data:
         positions = group_positions(workflow_reference["groups"], data["xcoords"], data["ycoords"])
     ours = stitch("ptychopinn-bridge", 20, positions, workflow_reference["pred_patches"])
     for canvas in (reference, ours):
@@ -125,10 +125,10 @@ def test_canvas_statistics_match_ptychopinn_stats_json(workflow_reference, ptych
             assert summary[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
 
 
-def test_canvas_statistics_covered_region_and_frame(workflow_reference, dataset_path):
-    with np.load(dataset_path, allow_pickle=False) as data:
-        positions = group_positions(workflow_reference["groups"], data["xcoords"], data["ycoords"])
-    canvas = stitch("position", 20, positions, workflow_reference["pred_patches"])
+def test_canvas_statistics_covered_region_and_frame(generated_reference):
+    ref = generated_reference
+    positions = group_positions(ref["groups"], ref["xcoords"], ref["ycoords"])
+    canvas = stitch("position", 20, positions, ref["pred_patches"])
     result = canvas_statistics(canvas)
     covered = canvas.weight > 1e-6
     amplitude = np.abs(canvas.image[covered]).astype(np.float64)
@@ -160,8 +160,8 @@ def test_stats_history_stores_by_index_with_nan_gaps():
         history.record(4, _stats(1.0))
 
 
-def test_patch_stats_logger_entry_has_ptychopinn_fields_for_every_patch(workflow_reference):
-    patches = workflow_reference["pred_patches"][:10]
+def test_patch_stats_logger_entry_has_ptychopinn_fields_for_every_patch(generated_reference):
+    patches = generated_reference["pred_patches"][:10]
     stats = batch_statistics(patches, 1.0)
     entry = patch_stats_logger_entry(stats, batch_idx=3, batch_size=10)
     fields = ["phase", "batch_idx", "batch_size", "global_mean", "global_std", "var_zero_mean", "per_patch"]

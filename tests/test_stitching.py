@@ -20,6 +20,13 @@ def coords(dataset_path):
         return data["xcoords"], data["ycoords"]
 
 
+@pytest.fixture(scope="module")
+def shared_coords(shared_dataset_path):
+    """The positions of the scan PtychoPINN's reference canvases were stitched on."""
+    with np.load(shared_dataset_path, allow_pickle=False) as data:
+        return data["xcoords"], data["ycoords"]
+
+
 def _parity(reference, coords, mode):
     positions = group_positions(reference["groups"], *coords)
     canvas = stitch(mode, 20, positions, reference["pred_patches"])
@@ -28,21 +35,21 @@ def _parity(reference, coords, mode):
     return np.abs(canvas.image - expected).max() / np.abs(expected).max()
 
 
-def test_bridge_replica_reproduces_ptychopinn_workflow_canvas(workflow_reference, coords):
+def test_bridge_replica_reproduces_ptychopinn_workflow_canvas(workflow_reference, shared_coords):
     """Measured: max |Δ| = 1.9e-6 on a max amplitude of 8.27 (2.3e-7 relative)."""
     assert workflow_reference["canvas"].shape == (172, 172)
-    assert _parity(workflow_reference, coords, "ptychopinn-bridge") <= PARITY_TOLERANCE
+    assert _parity(workflow_reference, shared_coords, "ptychopinn-bridge") <= PARITY_TOLERANCE
 
 
-def test_cli_replica_reproduces_ptychopinn_cli_canvas(cli_reference, coords):
+def test_cli_replica_reproduces_ptychopinn_cli_canvas(cli_reference, shared_coords):
     """Measured: max |Δ| = 4.0e-5 on a max amplitude of 8.73 (4.6e-6 relative)."""
     assert cli_reference["canvas"].shape == (184, 184)
-    assert _parity(cli_reference, coords, "ptychopinn-cli") <= PARITY_TOLERANCE
+    assert _parity(cli_reference, shared_coords, "ptychopinn-cli") <= PARITY_TOLERANCE
 
 
-def test_cli_reference_is_not_the_position_stitch(cli_reference, coords):
+def test_cli_reference_is_not_the_position_stitch(cli_reference, shared_coords):
     """The CLI canvas is mirrored: the correct stitch of the same patches differs from it everywhere."""
-    assert _parity(cli_reference, coords, "position") > 0.5
+    assert _parity(cli_reference, shared_coords, "position") > 0.5
 
 
 # --- geometry on a synthetic object with known amplitude and phase -------------------------------
@@ -141,9 +148,9 @@ def test_delta_orientation(mode, sign):
 
 
 @pytest.mark.parametrize("mode", STITCH_MODES)
-def test_incremental_equals_one_shot_in_any_batch_order(workflow_reference, coords, mode):
-    positions = group_positions(workflow_reference["groups"], *coords)
-    patches = workflow_reference["pred_patches"]
+def test_incremental_equals_one_shot_in_any_batch_order(generated_reference, coords, mode):
+    positions = group_positions(generated_reference["groups"], *coords)
+    patches = generated_reference["pred_patches"]
     one_shot = stitch(mode, 20, positions, patches)
     stitcher = Stitcher(mode, 20, 64, positions)
     order = np.random.default_rng(0).permutation(len(positions))
@@ -156,27 +163,27 @@ def test_incremental_equals_one_shot_in_any_batch_order(workflow_reference, coor
     assert incremental.center_xy == one_shot.center_xy and stitcher.n_added == len(positions)
 
 
-def test_add_cost_is_the_batch_window_not_the_canvas(coords, workflow_reference):
+def test_add_cost_is_the_batch_window_not_the_canvas(coords, generated_reference):
     """Each add touches B·C windows of (M+1)² pixels, however many batches came before and however big the canvas."""
-    positions = group_positions(workflow_reference["groups"], *coords)
-    patches = workflow_reference["pred_patches"]
+    positions = group_positions(generated_reference["groups"], *coords)
+    patches = generated_reference["pred_patches"]
     stitcher = Stitcher("position", 20, 64, positions)
     updates = []
-    for batch in np.array_split(np.arange(96), 12):
+    for batch in np.array_split(np.arange(96), 48):
         stitcher.add(batch, patches[batch])
         updates.append(stitcher.last_add_updates)
-    assert updates == [8 * 4 * 21**2] * 12
+    assert updates == [2 * 4 * 21**2] * 48
     assert updates[0] < stitcher.size**2
     wide = positions.copy()
     wide[-1] += 600.0
     far = Stitcher("position", 20, 64, wide)
-    far.add(np.arange(8), patches[:8])
+    far.add(np.arange(2), patches[:2])
     assert far.size > 5 * stitcher.size and far.last_add_updates == updates[0]
 
 
-def test_adding_a_group_twice_is_refused_until_reset(workflow_reference, coords):
-    positions = group_positions(workflow_reference["groups"], *coords)
-    patches = workflow_reference["pred_patches"]
+def test_adding_a_group_twice_is_refused_until_reset(generated_reference, coords):
+    positions = group_positions(generated_reference["groups"], *coords)
+    patches = generated_reference["pred_patches"]
     stitcher = Stitcher("position", 20, 64, positions)
     stitcher.add(np.arange(4), patches[:4])
     with pytest.raises(ValueError, match="twice"):
@@ -189,9 +196,9 @@ def test_adding_a_group_twice_is_refused_until_reset(workflow_reference, coords)
     assert stitcher.n_added == 4
 
 
-def test_frame_and_canvas_fields(workflow_reference, coords):
-    positions = group_positions(workflow_reference["groups"], *coords)
-    canvas = stitch("position", 20, positions, workflow_reference["pred_patches"])
+def test_frame_and_canvas_fields(generated_reference, coords):
+    positions = group_positions(generated_reference["groups"], *coords)
+    canvas = stitch("position", 20, positions, generated_reference["pred_patches"])
     assert canvas.center_xy == pytest.approx(tuple(positions.reshape(-1, 2).mean(axis=0)))
     adj = np.abs(positions.reshape(-1, 2) - positions.reshape(-1, 2).mean(axis=0)).max()
     pad = int(np.ceil(adj))
@@ -202,19 +209,19 @@ def test_frame_and_canvas_fields(workflow_reference, coords):
     assert coverage_fraction(canvas) == pytest.approx((canvas.weight > 1e-6).mean())
 
 
-def test_cli_replica_clamps_the_crop_to_the_patch(workflow_reference, coords):
-    positions = group_positions(workflow_reference["groups"], *coords)
+def test_cli_replica_clamps_the_crop_to_the_patch(generated_reference, coords):
+    positions = group_positions(generated_reference["groups"], *coords)
     assert Stitcher("ptychopinn-cli", 100, 64, positions).crop == 64
     with pytest.raises(ValueError, match="crop"):
         Stitcher("position", 100, 64, positions)
 
 
-def test_invalid_arguments_are_refused(workflow_reference, coords):
-    positions = group_positions(workflow_reference["groups"], *coords)
+def test_invalid_arguments_are_refused(generated_reference, coords):
+    positions = group_positions(generated_reference["groups"], *coords)
     with pytest.raises(ValueError, match="mode"):
         Stitcher("mirror", 20, 64, positions)
     with pytest.raises(ValueError, match="positions"):
         Stitcher("position", 20, 64, positions[..., 0])
     stitcher = Stitcher("position", 20, 64, positions)
     with pytest.raises(ValueError, match="shape"):
-        stitcher.add(np.arange(2), workflow_reference["pred_patches"][:3])
+        stitcher.add(np.arange(2), generated_reference["pred_patches"][:3])

@@ -24,7 +24,9 @@ from ptycho_gui.cli.common import (
     quiet_h5py_teardown,
 )
 from ptycho_gui.cli.export import add_export_command
+from ptycho_gui.cli.forward import add_forward_command
 from ptycho_gui.cli.info import add_info_command
+from ptycho_gui.cli.metrics import add_metrics_command
 from ptycho_gui.cli.run import add_run_command
 from ptycho_gui.errors import PtychoGuiError
 
@@ -32,6 +34,8 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_info_command,
     add_run_command,
     add_export_command,
+    add_forward_command,
+    add_metrics_command,
 )
 """Every sub-command, in the order ``--help`` lists them."""
 
@@ -72,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("ptycho-inspect: interrupted; nothing partial was left behind", file=sys.stderr)
             return EXIT_INTERRUPTED
-        except Exception as exc:  # noqa: BLE001 - process boundary: one line, never a traceback
+        except Exception as exc:
             print(f"ptycho-inspect: run failed: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
             return EXIT_RUNTIME
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ptycho_gui.engine.device import DEVICE_HELP
-from ptycho_gui.types import STITCH_MODES, RunSettings
+from ptycho_gui.types import PRECISIONS, STITCH_MODES, RunSettings
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 MESSAGE_LIMIT = 600
@@ -40,7 +40,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options that decide the forward passes and the stitch; shared by ``run`` and ``export``."""
     group = parser.add_argument_group("run options")
     group.add_argument("--device", default="auto", help=f"compute device: {DEVICE_HELP} (default auto)")
-    group.add_argument("--batch-size", type=positive_int, default=32, help="groups per batch (default 32)")
+    group.add_argument("--batch-size", type=batch_size, default=32, metavar="N|auto",
+                       help="groups per batch, or auto: the largest that fits free device memory with a margin "
+                            "(default 32)")
     group.add_argument("--n-groups", type=positive_int, default=None, help="number of groups (default: one per pattern)")
     group.add_argument("--neighbors", type=positive_int, default=None, metavar="K",
                        help="group members are drawn from the K nearest neighbours (default: the checkpoint's training K, else 4)")
@@ -51,14 +53,23 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--crop", type=positive_int, default=20, metavar="M", help="central crop of each patch (default 20)")
     group.add_argument("--normalization", default="auto", metavar="bridge|mmap|VALUE",
                        help="input scale: the checkpoint's convention (auto, default), bridge (N/2)², mmap N², or a number")
-    group.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    group.add_argument("--threads", type=positive_int, default=None,
+                       help="CPU threads for torch (default: torch's choice; in ptycho-gui all cores but one)")
+    group.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                       help="forward-pass precision; bf16/fp16 run under autocast and report their error against fp32 "
+                            "in the statistics (default fp32)")
+    group.add_argument("--tf32", action="store_true",
+                       help="allow TensorFloat-32 on CUDA (faster, breaks fp32 parity with PtychoPINN; default off)")
+    group.add_argument("--prefetch", type=non_negative_int, default=2, metavar="K",
+                       help="batches read ahead in a loader thread while one computes (0: none; default 2)")
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     """The RunSettings an ``add_run_options`` command line asks for (patches streamed, not kept)."""
     return RunSettings(
         device=args.device,
-        batch_size=args.batch_size,
+        batch_size=32 if args.batch_size == "auto" else args.batch_size,
+        auto_batch_size=args.batch_size == "auto",
         n_groups=args.n_groups,
         neighbors=args.neighbors,
         seed=args.seed,
@@ -68,6 +79,9 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         normalization=args.normalization,
         keep_patches=False,
         num_threads=args.threads,
+        precision=args.precision,
+        tf32=args.tf32,
+        prefetch=args.prefetch,
     )
 
 
@@ -95,7 +109,17 @@ def open_run(args: argparse.Namespace):
     run = InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
     for text in run.dataset.warnings:
         warn(f"{run.dataset.path}: {text}")
+    for message in run.notices:
+        note(message)
+    run.on_notice = note
+    if settings.auto_batch_size:
+        print(f"batch size auto: {run.settings.batch_size} groups", file=sys.stderr)
     return run
+
+
+def note(message: str) -> None:
+    """One sanitized note line on stderr (a run's informational notices)."""
+    print(f"note: {one_line(message)}", file=sys.stderr)
 
 
 def warn(text: str) -> None:
@@ -173,13 +197,14 @@ STOP = StopSignals()
 class ProgressBar:
     """A one-line progress bar on stderr with throughput and time left."""
 
-    def __init__(self, total: int, patterns_per_batch: int, stream=sys.stderr):
-        self.total, self.per_batch, self.stream = total, patterns_per_batch, stream
+    def __init__(self, total: int, patterns_per_batch: int, stream=None):
+        self.total, self.per_batch = total, patterns_per_batch
+        self.stream = sys.stderr if stream is None else stream
         self.start = time.perf_counter()
         self.done = 0
 
-    def advance(self, n_patterns: int) -> None:
-        """Count one finished batch of ``n_patterns`` patterns and redraw."""
+    def advance(self) -> None:
+        """Count one finished batch and redraw."""
         self.done += 1
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         rate = self.done * self.per_batch / elapsed
@@ -203,6 +228,18 @@ def one_line(message: BaseException | str) -> str:
 def _escape(ch: str) -> str:
     code = ord(ch)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or a positive integer, got {text}")
+    return value
+
+
+def batch_size(text: str) -> int | str:
+    """A positive batch size, or 'auto'."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
 def positive_int(text: str) -> int:

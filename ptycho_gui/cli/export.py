@@ -22,12 +22,11 @@ from ptycho_gui.cli.common import (
     positive_int,
 )
 from ptycho_gui.engine.run import InferenceRun
-from ptycho_gui.types import BatchResult
 from ptycho_gui.export.debug_dump import DebugDumpCollector
 from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import (
+    ALL_ITEMS,
     FORMATS,
-    ITEMS,
     ExportRequest,
     check_destinations,
     parse_batch_spec,
@@ -38,6 +37,7 @@ from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle, parse_levels
 from ptycho_gui.render.patch_grid import GridOptions
+from ptycho_gui.types import BatchResult
 
 QUANTITY_NAMES: dict[str, str] = {"amplitude": "amplitude", "phase": "phase", "real": "real", "imag": "imaginary"}
 CLI_OVERLAYS: tuple[str, ...] = ("positions", "batch")
@@ -58,7 +58,8 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batches", default="0", metavar="SPEC",
                         help="'all' or indices and ranges, e.g. 0,3-5 (default 0)")
     parser.add_argument("--what", default="patches", metavar="LIST",
-                        help=f"comma list of {', '.join(ITEMS)} (default patches); data and canvas add the debug dump")
+                        help=f"comma list of {', '.join(ALL_ITEMS)} (default patches); data and canvas add the debug dump; "
+                        "diffraction (npz) writes predicted and measured amplitudes and the residual per batch")
     parser.add_argument("--format", default="png", metavar="LIST",
                         help=f"comma list of {', '.join(FORMATS)} (default png)")
     parser.add_argument("--quantity", choices=tuple(QUANTITY_NAMES), default="amplitude", help="what the figures show")
@@ -82,7 +83,7 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
 def request_from_args(args: argparse.Namespace, n_batches: int) -> ExportRequest:
     """The ExportRequest a command line asks for (UsageError for anything malformed)."""
     try:
-        what = parse_choices(args.what, ITEMS, "--what")
+        what = parse_choices(args.what, ALL_ITEMS, "--what")
         formats = parse_choices(args.format, FORMATS, "--format")
         overlays = () if args.overlays.strip().lower() == "none" else parse_choices(args.overlays, CLI_OVERLAYS,
                                                                                      "--overlays")
@@ -118,7 +119,7 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
     def on_batch(result: BatchResult) -> None:
         if collector is not None:
             collector.add(result)
-        progress.advance(result.patches.shape[0] * result.patches.shape[1])
+        progress.advance()
 
     output = run.execute(on_batch=on_batch, indices=indices, keep_patches=True)
     store, history = output.patches, output.history
@@ -126,11 +127,14 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
     debug_dump = None
     if collector is not None:
         debug_dump = partial(collector.write, canvas=canvas, positions=run.positions, patch_size=run.model.N)
+    def get_batch(index: int) -> BatchResult:
+        return run.result_from_patches(index, store.get(run.batch_group_indices(index)))
+
     return ExportSources(
         provenance=provenance_of(run),
         settings=run.settings,
         n_batches=run.n_batches,
-        get_batch=lambda i: run.result_from_patches(i, store.get(run.batch_group_indices(i))),
+        get_batch=get_batch,
         patch_size=run.model.N,
         group_positions=run.positions,
         canvas=canvas,
@@ -138,7 +142,27 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
         truth=run.dataset.object_guess,
         scan_positions=run.dataset.positions,
         debug_dump=debug_dump,
+        get_diffraction=diffraction_source(run, request.batches, get_batch) if "diffraction" in request.what else None,
     )
+
+
+def diffraction_source(run: InferenceRun, batches: tuple[int, ...], get_batch):
+    """Batch → DiffractionResidual, with one scale fitted over every exported batch (contract §2.5 forward model)."""
+    from dataclasses import replace
+
+    from ptycho_gui.analysis.residual import ResidualAccumulator, diffraction_residual, physics_model_for
+
+    physics = physics_model_for(run.model, run.dataset)
+    accumulator = ResidualAccumulator(run.n_groups, run.model.C)
+    pairs = {}
+    for index in batches:
+        result = get_batch(index)
+        raw = physics.predict_batch(run, result)
+        measured = run.read_inputs(result.group_indices) * run.input_scale
+        accumulator.add(result.group_indices, raw, measured)
+        pairs[index] = (raw, measured)
+    scale = accumulator.scale
+    return lambda index: replace(diffraction_residual(*pairs[index], scale), scale_fitted=True)
 
 
 def command_export(args: argparse.Namespace) -> int:

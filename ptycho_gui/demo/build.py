@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ptycho_gui.demo import CHECKPOINT_FILE, DATASET_FILE
@@ -12,6 +12,20 @@ from ptycho_gui.demo.simulate import ScanSpec, simulate_scan, write_dataset
 from ptycho_gui.demo.train import TrainResult, TrainSpec, train_network
 
 DEFAULT_SEED = 7
+OVERLAP_WEIGHTING = "probe"
+"""PtychoPINN's ``training_patch_weighting`` that ``ptycho_gui.demo.overlap`` implements."""
+RECIPES: dict[int, TrainSpec] = {1: TrainSpec(gridsize=1), 2: TrainSpec(gridsize=2)}
+"""Training settings per gridsize: gridsize 1 is the shipped amplitude-only demo, 2 adds the overlap constraint
+(same optimizer schedule; not yet trained to completion)."""
+DEFAULT_GRIDSIZE = 1
+
+
+def training_recipe(gridsize: int, seed: int = DEFAULT_SEED, epochs: int | None = None) -> TrainSpec:
+    """The training settings of the demo network for a gridsize (1 or 2); ``epochs`` overrides the recipe's."""
+    if gridsize not in RECIPES:
+        raise ValueError(f"the demo is trained with gridsize {' or '.join(map(str, RECIPES))}, not {gridsize}")
+    spec = replace(RECIPES[gridsize], seed=seed)
+    return spec if epochs is None else replace(spec, epochs=epochs)
 
 
 @dataclass
@@ -25,42 +39,51 @@ class BuildReport:
     photons_per_pattern: float
 
 
-def describe(scan_spec: ScanSpec, train_spec: TrainSpec, result: TrainResult, n_patterns: int) -> BundleDescription:
+def _training_notes(spec: TrainSpec) -> str:
+    """The bundle's account of how the demo network was trained."""
+    grouping = "gridsize 1" if spec.channels == 1 else (
+        f"gridsize {spec.gridsize}, groups of {spec.channels} among K={spec.neighbors} neighbours, overlap "
+        "constraint = probe-weighted merge and extract of the group's patches")
+    return (f"ptycho_gui demo: trained by ptycho_gui.demo.train ({grouping}, Poisson NLL of the measured counts "
+            "given |fftshift(fft2(probe*patch))|^2/N^2, bridge-normalized inputs, Adam with cosine decay to "
+            f"{spec.final_learning_rate:g}); not by PtychoPINN itself")
+
+
+def describe(scan_spec: ScanSpec, train_spec: TrainSpec, result: TrainResult) -> BundleDescription:
     """The bundle configs for a network trained by ``train_network`` on a simulated scan."""
     return BundleDescription(
         n=scan_spec.n,
-        gridsize=1,
+        gridsize=train_spec.gridsize,
         n_filters_scale=train_spec.n_filters_scale,
-        object_big=False,
+        object_big=train_spec.channels > 1,
         probe_big=True,
         amp_activation=train_spec.amp_activation,
         cbam_encoder=result.network.config.cbam_encoder,
         nphotons=scan_spec.dose,
         intensity_scale=result.photon_scale,
-        n_groups=n_patterns,
+        n_groups=result.n_groups,
         epochs=train_spec.epochs,
         batch_size=train_spec.batch_size,
         learning_rate=train_spec.learning_rate,
         seed=train_spec.seed,
         train_data_file=DATASET_FILE,
-        notes=(
-            "ptycho_gui demo: trained by ptycho_gui.demo.train (gridsize 1, Poisson NLL of the measured counts "
-            "given |fftshift(fft2(probe*patch))|^2/N^2, bridge-normalized inputs, Adam with cosine decay to "
-            f"{train_spec.final_learning_rate:g}); not by PtychoPINN itself"
-        ),
+        notes=_training_notes(train_spec),
+        neighbors=train_spec.neighbors,
+        patch_weighting=OVERLAP_WEIGHTING if train_spec.channels > 1 else "central_mask",
     )
 
 
 def build_demo(out_dir: Path, seed: int = DEFAULT_SEED, epochs: int | None = None,
-               progress: Callable[[int, float], None] | None = None) -> BuildReport:
+               progress: Callable[[int, float], None] | None = None,
+               gridsize: int = DEFAULT_GRIDSIZE) -> BuildReport:
     """Simulate, train and write ``demo_scan.npz`` and ``wts.h5.zip`` into ``out_dir`` (deterministic)."""
     scan_spec = ScanSpec()
-    train_spec = TrainSpec(seed=seed) if epochs is None else TrainSpec(seed=seed, epochs=epochs)
+    train_spec = training_recipe(gridsize, seed, epochs)
     scan = simulate_scan(scan_spec, seed)
     dataset = out_dir / DATASET_FILE
     write_dataset(scan, dataset)
     result = train_network(scan, train_spec, progress)
     checkpoint = out_dir / CHECKPOINT_FILE
-    write_bundle(checkpoint, result.network, describe(scan_spec, train_spec, result, len(scan.xcoords)))
+    write_bundle(checkpoint, result.network, describe(scan_spec, train_spec, result))
     return BuildReport(checkpoint=checkpoint, dataset=dataset, seconds=result.seconds,
                        final_loss=result.epoch_losses[-1], photons_per_pattern=scan_spec.dose)

@@ -48,6 +48,10 @@ class BundleDescription:
     seed: int
     train_data_file: str
     notes: str
+    neighbors: int = 4
+    """K nearest neighbours the training groups were drawn from."""
+    patch_weighting: str = "central_mask"
+    """PtychoPINN's ``training_patch_weighting`` of the overlap merge (gridsize > 1)."""
 
 
 def legacy_params(d: BundleDescription) -> dict:
@@ -55,7 +59,7 @@ def legacy_params(d: BundleDescription) -> dict:
     return {
         "batch_size": d.batch_size, "nepochs": d.epochs, "mae_weight": 0.0, "nll_weight": 1.0,
         "realspace_mae_weight": 0.0, "realspace_weight": 0.0, "nphotons": d.nphotons, "n_groups": d.n_groups,
-        "n_images": None, "n_subsample": None, "subsample_seed": d.seed, "neighbor_count": 4,
+        "n_images": None, "n_subsample": None, "subsample_seed": d.seed, "neighbor_count": d.neighbors,
         "enable_oversampling": False, "neighbor_pool_size": None, "sequential_sampling": False,
         "backend": "pytorch", "torch_loss_mode": "poisson", "torch_mae_pred_l2_match_target": False,
         "gradient_clip_val": None, "gradient_clip_algorithm": "norm", "optimizer": "adam", "momentum": 0.9,
@@ -77,7 +81,7 @@ def legacy_params(d: BundleDescription) -> dict:
 def _data_config(d: BundleDescription) -> dict:
     return {
         "nphotons": d.nphotons, "scale_contract_version": "ci_intensity_v2",
-        "measurement_domain": "count_intensity", "N": d.n, "C": d.gridsize**2, "K": 4, "K_quadrant": 30,
+        "measurement_domain": "count_intensity", "N": d.n, "C": d.gridsize**2, "K": d.neighbors, "K_quadrant": 30,
         "n_subsample": 7, "subsample_seed": d.seed, "grid_size": (d.gridsize, d.gridsize),
         "neighbor_function": "Nearest", "min_neighbor_distance": 0.0, "max_neighbor_distance": 3.0,
         "scan_pattern": "Isotropic", "normalize": "Batch", "probe_scale": 4.0, "probe_normalize": True,
@@ -102,7 +106,7 @@ def _model_config(d: BundleDescription) -> dict:
         "use_legacy_decoder_channel_override": False, "eca_encoder": False, "cbam_encoder": d.cbam_encoder,
         "cbam_bottleneck": False, "cbam_decoder": False, "eca_decoder": False, "spatial_decoder": False,
         "decoder_spatial_kernel": 7, "object_big": d.object_big, "probe_big": d.probe_big, "offset": 6,
-        "C_forward": channels, "training_patch_weighting": "central_mask", "physics_forward_mode": "amplitude",
+        "C_forward": channels, "training_patch_weighting": d.patch_weighting, "physics_forward_mode": "amplitude",
         "rect_s1s2_trainable": True, "rect_s1s2_init": "ones", "amplitude_physics_gain": 1.0,
         "pad_object": True, "gaussian_smoothing_sigma": 0.0, "loss_function": "Poisson", "amp_loss": None,
         "phase_loss": None, "amp_loss_coeff": 1.0, "phase_loss_coeff": 1.0,

@@ -50,10 +50,43 @@ def amplitude_correlation(canvas: Canvas, obj: np.ndarray) -> float:
     return float(np.corrcoef(np.abs(canvas.image)[covered], truth)[0, 1])
 
 
+def _plane_design(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Columns 1, x, y (centred) of a least-squares plane fit over the given pixels."""
+    return np.column_stack((np.ones_like(x), x - x.mean(), y - y.mean()))
+
+
+def _without_plane(values: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """``values`` minus their least-squares plane."""
+    return values - design @ np.linalg.lstsq(design, values, rcond=None)[0]
+
+
+def phase_offset_and_ramp(image: np.ndarray, truth: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The least-squares plane ``a + b·x + c·y`` fitted to the phase of ``image`` relative to ``truth``, per pixel.
+
+    The fit is on the wrapped difference ``angle(image·conj(truth))`` after removing its circular mean,
+    refined once more, so a difference near ±π as a whole does not break it.
+    """
+    difference = image * np.conj(truth)
+    design = _plane_design(x, y)
+    plane = np.full(x.shape, np.angle(np.sum(difference)))
+    for _ in range(2):
+        residual = np.angle(difference * np.exp(-1j * plane))
+        plane = plane + design @ np.linalg.lstsq(design, residual, rcond=None)[0]
+    return plane
+
+
 def phase_correlation(canvas: Canvas, obj: np.ndarray) -> float:
-    """Pearson correlation of reconstructed and true phase over covered pixels (global offset-free)."""
+    """Pearson correlation of reconstructed and true phase over covered pixels, free of offset and linear ramp.
+
+    The reconstruction is first aligned to the truth (``phase_offset_and_ramp``, which keeps wrapping
+    out of the way); then the best plane is removed from both phases, so a ramp in the true object
+    cannot lend the reconstruction a correlation it did not earn.
+    """
     covered = canvas.weight > COVERED_WEIGHT
     truth = object_under_canvas(canvas, obj)[covered]
-    image = canvas.image[covered]
-    aligned = image * np.exp(-1j * np.angle(np.vdot(truth, image)))
-    return float(np.corrcoef(np.angle(aligned), np.angle(truth))[0, 1])
+    rows, cols = np.nonzero(covered)
+    x, y = cols.astype(np.float64), rows.astype(np.float64)
+    image = canvas.image[covered].astype(np.complex128)
+    aligned = np.angle(image * np.exp(-1j * phase_offset_and_ramp(image, truth, x, y)))
+    design = _plane_design(x, y)
+    return float(np.corrcoef(_without_plane(aligned, design), _without_plane(np.angle(truth), design))[0, 1])

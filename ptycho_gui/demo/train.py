@@ -1,9 +1,10 @@
 """Train the PtychoPINN-compatible cnn on the demo scan with the physics-informed (unsupervised) loss.
 
-The network sees the bridge-normalized diffraction amplitudes (contract §2.3) and predicts object
-patches; the loss re-simulates each pattern from the predicted patch and the known probe
-(``far_field_amplitude``) and scores it against the measured counts with a Poisson likelihood.
-The true object is never used.
+The network sees a group of C = gridsize² neighbouring bridge-normalized diffraction amplitudes
+(contract §2.3) and predicts their C object patches. The loss applies PtychoPINN's overlap constraint
+(contract §2.5: merge the patches at their relative positions, cut each back out), re-simulates each
+pattern from its extracted patch and the known probe (``far_field_amplitude``) and scores it against
+the measured counts with a Poisson likelihood. The true object is never used.
 """
 
 from __future__ import annotations
@@ -15,28 +16,45 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ptycho_gui.demo.overlap import (
+    extract_patches,
+    merge_patches,
+    region_size,
+    relative_offsets,
+)
 from ptycho_gui.demo.physics import bridge_input_scale, far_field_amplitude, poisson_nll
 from ptycho_gui.demo.simulate import SimulatedScan
+from ptycho_gui.engine.grouping import group_neighbors, group_positions
 from ptycho_gui.models.cnn import CnnConfig, PtychoPinnCnn, build_cnn
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Training hyper-parameters of the demo network (gridsize 1, small enough for a laptop CPU)."""
+    """Training hyper-parameters of the demo network (gridsize 2, small enough for a laptop CPU)."""
 
     epochs: int = 100
     batch_size: int = 8
     learning_rate: float = 5e-4
     final_learning_rate: float = 5e-5
     """Cosine decay from ``learning_rate`` to this over the epochs."""
+    gridsize: int = 2
+    neighbors: int = 4
+    """K nearest neighbours each group's C members are drawn from (the app's default K)."""
+    grouping_seed: int = 0
+    """Seed of the neighbour grouping: the app's default run seed, so a default run sees the training groups."""
     n_filters_scale: int = 1
     amp_activation: str = "sigmoid"
     seed: int = 0
 
+    @property
+    def channels(self) -> int:
+        """Patterns per group, C = gridsize²."""
+        return self.gridsize**2
+
     def cnn_config(self, n: int) -> CnnConfig:
         """The network configuration trained (PtychoPINN defaults apart from the fields named here)."""
-        return CnnConfig(N=n, C=1, n_filters_scale=self.n_filters_scale, object_big=False, probe_big=True,
-                         amp_activation=self.amp_activation)
+        return CnnConfig(N=n, C=self.channels, n_filters_scale=self.n_filters_scale,
+                         object_big=self.channels > 1, probe_big=True, amp_activation=self.amp_activation)
 
 
 @dataclass
@@ -48,12 +66,23 @@ class TrainResult:
     """The bridge input scale the network was trained with (the app recomputes it from the data)."""
     photon_scale: float
     """Factor from normalized amplitudes to sqrt-photons (PtychoPINN's ``intensity_scale``)."""
+    n_groups: int = 0
+    """Groups per epoch (one seeded at every pattern)."""
     epoch_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
 ProgressCallback = Callable[[int, float], None]
 """Called after every epoch with (epoch number from 1, mean loss of the epoch)."""
+
+
+@dataclass(frozen=True)
+class _Physics:
+    """What the loss needs besides the network: the scaled probe, its intensity and the photon scale."""
+
+    probe: torch.Tensor
+    probe_intensity: torch.Tensor
+    photon_scale: float
 
 
 def _learning_rate(spec: TrainSpec, epoch: int) -> float:
@@ -71,15 +100,30 @@ def trainable_network(spec: TrainSpec, n: int) -> PtychoPinnCnn:
     return network
 
 
-def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, probe: torch.Tensor,
-           photon_scale: float, batch_size: int, generator: torch.Generator) -> float:
-    """One pass over the patterns in a seeded random order; returns the mean batch loss."""
+def training_groups(scan: SimulatedScan, spec: TrainSpec) -> np.ndarray:
+    """(G, C) training groups: the app's neighbour grouping with its default settings, one group per pattern."""
+    return group_neighbors(scan.xcoords, scan.ycoords, spec.channels, None, spec.neighbors, spec.grouping_seed)
+
+
+def simulated_amplitudes(patches: torch.Tensor, offsets: torch.Tensor, physics: _Physics) -> torch.Tensor:
+    """Far-field amplitudes (B, C, N, N) of a group's patches under the overlap constraint (C > 1)."""
+    if patches.shape[1] > 1:
+        size = region_size(patches.shape[-1], offsets.numpy())
+        region = merge_patches(patches, offsets, physics.probe_intensity, size)
+        patches = extract_patches(region, offsets, patches.shape[-1])
+    return far_field_amplitude(patches, physics.probe)
+
+
+def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, offsets: torch.Tensor,
+           physics: _Physics, batch_size: int, generator: torch.Generator) -> float:
+    """One pass over the groups in a seeded random order; returns the mean batch loss."""
     order = torch.randperm(inputs.shape[0], generator=generator)
     losses = []
     for start in range(0, len(order), batch_size):
-        batch = inputs[order[start:start + batch_size]]
-        predicted = far_field_amplitude(network(batch), probe)
-        loss = poisson_nll(predicted, batch, photon_scale)
+        chosen = order[start:start + batch_size]
+        batch = inputs[chosen]
+        predicted = simulated_amplitudes(network(batch), offsets[chosen], physics)
+        loss = poisson_nll(predicted, batch, physics.photon_scale)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -89,7 +133,7 @@ def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: tor
 
 def train_network(scan: SimulatedScan, spec: TrainSpec = TrainSpec(),
                   progress: ProgressCallback | None = None) -> TrainResult:
-    """Train a gridsize-1 cnn on ``scan`` from its diffraction and probe only (deterministic on CPU)."""
+    """Train a gridsize-``spec.gridsize`` cnn on ``scan`` from its diffraction and probe only (deterministic on CPU)."""
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
@@ -100,18 +144,22 @@ def train_network(scan: SimulatedScan, spec: TrainSpec = TrainSpec(),
 
 def _train(scan: SimulatedScan, spec: TrainSpec, progress: ProgressCallback | None) -> TrainResult:
     input_scale = bridge_input_scale(scan.diffraction)
-    inputs = torch.from_numpy(scan.diffraction * np.float32(input_scale))[:, None]
+    patterns = torch.from_numpy(scan.diffraction * np.float32(input_scale))
     probe = torch.from_numpy((scan.probe * np.complex64(input_scale)).astype(np.complex64))
-    photon_scale = 1.0 / input_scale
+    physics = _Physics(probe=probe, probe_intensity=probe.abs().square()[None, None], photon_scale=1.0 / input_scale)
     network = trainable_network(spec, scan.spec.n)
     optimizer = torch.optim.Adam(network.model.autoencoder.parameters(), lr=spec.learning_rate)
     generator = torch.Generator().manual_seed(spec.seed)
-    result = TrainResult(network=network, input_scale=input_scale, photon_scale=photon_scale)
+    groups = training_groups(scan, spec)
+    inputs = patterns[torch.from_numpy(groups)]
+    offsets = torch.from_numpy(relative_offsets(group_positions(groups, scan.xcoords, scan.ycoords)).astype(np.float32))
+    result = TrainResult(network=network, input_scale=input_scale, photon_scale=physics.photon_scale,
+                         n_groups=len(groups))
     started = time.perf_counter()
     for epoch in range(spec.epochs):
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(spec, epoch)
-        loss = _epoch(network, optimizer, inputs, probe, photon_scale, spec.batch_size, generator)
+        loss = _epoch(network, optimizer, inputs, offsets, physics, spec.batch_size, generator)
         result.epoch_losses.append(loss)
         if progress is not None:
             progress(epoch + 1, loss)

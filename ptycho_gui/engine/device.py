@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 DEVICE_HELP = "auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps"
@@ -60,3 +62,54 @@ def memory_in_use(device: torch.device) -> int | None:
     if device.type == "cuda":
         return int(torch.cuda.memory_allocated(device))
     return None
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free for new tensors on the device now: CUDA's free memory, the host's available memory for
+    CPU, MPS's recommended working set minus what it holds; None where that cannot be told."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "mps":
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    return _host_available_memory()
+
+
+def _host_available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else the free physical pages; None if neither is known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def set_tf32(enabled: bool) -> None:
+    """Allow (or forbid) TensorFloat-32 in CUDA convolutions and matmuls, process-wide.
+
+    torch's own default lets cuDNN convolutions use TF32, which breaks fp32 parity with PtychoPINN;
+    the engine sets this explicitly for every run.
+    """
+    precision = "tf32" if enabled else "ieee"
+    torch.backends.cudnn.conv.fp32_precision = precision
+    torch.backends.cuda.matmul.fp32_precision = precision
+
+
+def host_buffer(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An empty host tensor for copies to or from ``device``: pinned (page-locked) when that is CUDA,
+    so copies can be asynchronous; torch's caching host allocator reuses the pinned blocks."""
+    return torch.empty(shape, dtype=dtype, pin_memory=device.type == "cuda")
+
+
+def copy_done_marker(device: torch.device) -> torch.cuda.Event | None:
+    """A CUDA event recorded after the copies queued so far (None off CUDA, where copies are synchronous)."""
+    if device.type != "cuda":
+        return None
+    event = torch.cuda.Event()
+    event.record()
+    return event

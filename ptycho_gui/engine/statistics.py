@@ -4,11 +4,14 @@ Amplitude statistics are over ``|patches|`` (contract §6.1): unbiased (N−1) `
 per-patch std as ``torch.std``; ``var_zero_mean`` removes each (group, channel) image's own mean.
 Non-finite values are counted and left out of every statistic. Everything derives from per-image
 float64 sums (count, Σa, Σa²) merged exactly, with no second pass and no Python loop over patches.
+The per-image sums can be taken on the host (``image_moments``) or on the compute device
+(``tensor_image_moments``); only that small (7, B, C) array crosses back to the host.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ptycho_gui.engine.stitching import COVERED_WEIGHT, coverage_fraction
 from ptycho_gui.types import BatchStats, Canvas
@@ -34,6 +37,10 @@ def _combine(
     return n, s, sq_dev.sum(axis=axis) + spread.sum(axis=axis)
 
 
+MOMENT_ROWS = ("count", "amp_total", "amp_sq_dev", "amp_min", "amp_max", "phase_total", "phase_sq_dev")
+"""Rows of a packed (7, B, C) per-image moment array: everything a batch's statistics derive from."""
+
+
 def _image_moments(values: np.ndarray, finite: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-image (over the last two axes) count, sum and Σ squared deviation from the image mean."""
     if finite is None:
@@ -50,17 +57,49 @@ def _image_moments(values: np.ndarray, finite: np.ndarray | None) -> tuple[np.nd
     return count, total, np.maximum(sq_dev, 0.0)
 
 
-def _masked_extremes(values: np.ndarray, finite: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group (over C, H, W) min and max of the finite values; NaN for a group with none."""
-    axes = (1, 2, 3)
+def _image_extremes(values: np.ndarray, finite: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image min and max of the finite values; +inf / -inf for an image with none."""
+    axes = (-2, -1)
     if finite is None:
         return values.min(axis=axes), values.max(axis=axes)
-    low = values.min(axis=axes, where=finite, initial=np.inf)
-    high = values.max(axis=axes, where=finite, initial=-np.inf)
-    empty = ~finite.any(axis=axes)
-    low[empty] = np.nan
-    high[empty] = np.nan
-    return low, high
+    return values.min(axis=axes, where=finite, initial=np.inf), values.max(axis=axes, where=finite, initial=-np.inf)
+
+
+def image_moments(patches: np.ndarray) -> np.ndarray:
+    """Packed (7, B, C) float64 per-image moments (rows ``MOMENT_ROWS``) of complex (B, C, N, N) patches."""
+    finite_mask = np.isfinite(patches)
+    finite = None if finite_mask.all() else finite_mask
+    amp = np.abs(patches).astype(np.float64)
+    phase = np.angle(patches).astype(np.float64)
+    count, total, sq_dev = _image_moments(amp, finite)
+    low, high = _image_extremes(amp, finite)
+    _, ph_total, ph_sq = _image_moments(phase, finite)
+    return np.stack([count, total, sq_dev, low, high, ph_total, ph_sq])
+
+
+def tensor_image_moments(patches: torch.Tensor) -> torch.Tensor:
+    """``image_moments`` computed where the tensor lives (the compute device), for a small copy back.
+
+    Sums are float64 except on MPS, which has no float64 (float32 there).
+    """
+    acc = torch.float32 if patches.device.type == "mps" else torch.float64
+    finite = torch.isfinite(patches)
+    count = finite.sum(dim=(-2, -1)).to(acc)
+    amp = torch.where(finite, patches.abs().to(acc), 0.0)
+    phase = torch.where(finite, patches.angle().to(acc), 0.0)
+    total, sq_dev = _tensor_sums(amp, count)
+    ph_total, ph_sq = _tensor_sums(phase, count)
+    low = torch.where(finite, amp, torch.inf).amin(dim=(-2, -1))
+    high = torch.where(finite, amp, -torch.inf).amax(dim=(-2, -1))
+    return torch.stack([count, total, sq_dev, low, high, ph_total, ph_sq])
+
+
+def _tensor_sums(values: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image Σa and Σ squared deviation from the image mean (zero-filled where not finite)."""
+    total = values.sum(dim=(-2, -1))
+    sq = (values * values).sum(dim=(-2, -1))
+    sq_dev = torch.where(count > 0, sq - total * total / count.clamp(min=1), 0.0)
+    return total, sq_dev.clamp(min=0.0)
 
 
 def _mean(count: float, total: float) -> float:
@@ -72,23 +111,25 @@ def batch_statistics(patches: np.ndarray, input_scale: float) -> BatchStats:
     patches = np.asarray(patches)
     if patches.ndim != 4:
         raise ValueError(f"patches must be (B, C, N, N), got shape {patches.shape}")
-    finite_mask = np.isfinite(patches)
-    nonfinite = int(finite_mask.size - np.count_nonzero(finite_mask))
-    finite = None if nonfinite == 0 else finite_mask
-    amp = np.abs(patches).astype(np.float64)
-    phase = np.angle(patches).astype(np.float64)
+    return statistics_from_moments(image_moments(patches), patches.shape[-2] * patches.shape[-1], input_scale)
 
-    count, total, sq_dev = _image_moments(amp, finite)
+
+def statistics_from_moments(
+    moments: np.ndarray, pixels_per_image: int, input_scale: float, precision_error: float = 0.0
+) -> BatchStats:
+    """The BatchStats of a batch from its packed (7, B, C) per-image moments (host or device computed)."""
+    count, total, sq_dev, low, high, ph_total, ph_sq = np.asarray(moments, dtype=np.float64)
+    nonfinite = int(np.rint(count.size * pixels_per_image - count.sum()))
     with np.errstate(invalid="ignore", divide="ignore"):
         var_zero_mean = float(sq_dev.sum() / count.sum()) if count.sum() > 0 else float("nan")
     patch_count, patch_total, patch_sq = _combine(count, total, sq_dev, axis=1)
     all_count, all_total, all_sq = _combine(patch_count, patch_total, patch_sq, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_patch_mean = patch_total / patch_count
-    per_patch_min, per_patch_max = _masked_extremes(amp, finite)
-
-    ph_count, ph_total, ph_sq = _image_moments(phase, finite)
-    ph_all_count, ph_all_total, ph_all_sq = _combine(ph_count.ravel(), ph_total.ravel(), ph_sq.ravel(), axis=0)
+    empty = patch_count == 0
+    per_patch_min = np.where(empty, np.nan, low.min(axis=1, initial=np.inf))
+    per_patch_max = np.where(empty, np.nan, high.max(axis=1, initial=-np.inf))
+    ph_all_count, ph_all_total, ph_all_sq = _combine(count.ravel(), ph_total.ravel(), ph_sq.ravel(), axis=0)
 
     return BatchStats(
         global_mean=_mean(all_count, all_total),
@@ -104,7 +145,22 @@ def batch_statistics(patches: np.ndarray, input_scale: float) -> BatchStats:
         per_patch_std=_unbiased_std(patch_count, patch_sq),
         per_patch_min=per_patch_min,
         per_patch_max=per_patch_max,
+        precision_error=float(precision_error),
     )
+
+
+def per_batch_means(values: np.ndarray, batch_size: int) -> np.ndarray:
+    """(n_batches,) mean of the finite per-group values (G, ...) of each batch of ``batch_size`` groups; NaN if none."""
+    values = np.asarray(values, dtype=np.float64)
+    n_groups = values.shape[0]
+    flat = values.reshape(n_groups, -1)
+    n_batches = -(-n_groups // batch_size)
+    batch = np.arange(n_groups) // batch_size
+    finite = np.isfinite(flat)
+    total = np.bincount(batch, np.where(finite, flat, 0.0).sum(axis=1), n_batches)
+    count = np.bincount(batch, finite.sum(axis=1), n_batches)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:

@@ -141,10 +141,14 @@ class Stitcher:
         self._pad = _even_ceil(np.abs(frame_offsets).max())
         self.size = crop_len + 2 * self._pad
         check_canvas_size(self.size)
-        self._num = np.zeros((self.size + 1, self.size + 1), dtype=np.complex128)
-        self._den = np.zeros((self.size + 1, self.size + 1), dtype=np.float64)
+        self._allocate()
         self._added = np.zeros(positions.shape[0], dtype=bool)
         self._last_add_updates = 0
+
+    def _allocate(self) -> None:
+        """The (H+1)×(W+1) complex128 numerator and float64 weight accumulators (one spare row/column)."""
+        self._num = np.zeros((self.size + 1, self.size + 1), dtype=np.complex128)
+        self._den = np.zeros((self.size + 1, self.size + 1), dtype=np.float64)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -178,38 +182,46 @@ class Stitcher:
         self._added[:] = False
         self._last_add_updates = 0
 
-    def _entries(self, group_indices: np.ndarray, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flatten a batch to (E, N, N) patches and their (E, 2) frame offsets for this mode."""
+    def _entry_offsets(self, group_indices: np.ndarray) -> np.ndarray:
+        """(E, 2) frame offsets of a batch's entries: group centres for the bridge replica, else every channel."""
         positions = self.positions[group_indices]
         if self.mode == "ptychopinn-bridge":
-            return patches.mean(axis=1), _offsets(self.mode, positions.mean(axis=1), self._center)
-        flat = patches.reshape(-1, self.N, self.N)
-        return flat, _offsets(self.mode, positions.reshape(-1, 2), self._center)
+            return _offsets(self.mode, positions.mean(axis=1), self._center)
+        return _offsets(self.mode, positions.reshape(-1, 2), self._center)
 
-    def add(self, group_indices: np.ndarray, patches: np.ndarray) -> None:
-        """Accumulate complex (B, C, N, N) patches of the given rows of the positions table."""
+    def _checked_indices(self, group_indices: np.ndarray, patches_shape: tuple[int, ...]) -> np.ndarray:
+        """The batch's group indices as int64, after checking shapes, range and that none was added before."""
         group_indices = np.asarray(group_indices, dtype=np.int64).ravel()
-        patches = np.asarray(patches)
         expected = (group_indices.size, self.positions.shape[1], self.N, self.N)
-        if patches.shape != expected:
-            raise ValueError(f"patches must have shape {expected}, got {patches.shape}")
-        if group_indices.size == 0:
-            self._last_add_updates = 0
-            return
-        if group_indices.min() < 0 or group_indices.max() >= self._added.size:
+        if tuple(patches_shape) != expected:
+            raise ValueError(f"patches must have shape {expected}, got {tuple(patches_shape)}")
+        if group_indices.size and (group_indices.min() < 0 or group_indices.max() >= self._added.size):
             raise ValueError(f"group indices must lie in [0, {self._added.size})")
         if self._added[group_indices].any() or np.unique(group_indices).size != group_indices.size:
             raise ValueError("a group was added twice to the same canvas; call reset() before re-stitching")
-        flat, offsets = self._entries(group_indices, patches)
-        lo, hi = self._crop_start, self._crop_stop
-        crops = flat[:, lo:hi, lo:hi].astype(np.complex128)
+        return group_indices
+
+    def _window_placement(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols) of each entry's (M+1)² window on the canvas, and its sub-pixel (frac_x, frac_y)."""
         int_x = np.floor(offsets[:, 0])
         int_y = np.floor(offsets[:, 1])
-        frac_x = offsets[:, 0] - int_x
-        frac_y = offsets[:, 1] - int_y
-        m = hi - lo
+        m = self._crop_stop - self._crop_start
         rows = (self._pad + int_y).astype(np.int64)[:, None, None] + np.arange(m + 1)[None, :, None]
         cols = (self._pad + int_x).astype(np.int64)[:, None, None] + np.arange(m + 1)[None, None, :]
+        return rows, cols, offsets[:, 0] - int_x, offsets[:, 1] - int_y
+
+    def add(self, group_indices: np.ndarray, patches: np.ndarray) -> None:
+        """Accumulate complex (B, C, N, N) patches of the given rows of the positions table."""
+        patches = np.asarray(patches)
+        group_indices = self._checked_indices(group_indices, patches.shape)
+        if group_indices.size == 0:
+            self._last_add_updates = 0
+            return
+        flat = patches.mean(axis=1) if self.mode == "ptychopinn-bridge" else patches.reshape(-1, self.N, self.N)
+        lo, hi = self._crop_start, self._crop_stop
+        crops = flat[:, lo:hi, lo:hi].astype(np.complex128)
+        rows, cols, frac_x, frac_y = self._window_placement(self._entry_offsets(group_indices))
+        m = hi - lo
         np.add.at(self._num, (rows, cols), _bilinear_windows(crops, frac_x, frac_y))
         np.add.at(self._den, (rows, cols), _bilinear_windows(np.ones((1, m, m)), frac_x, frac_y))
         self._added[group_indices] = True

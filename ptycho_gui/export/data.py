@@ -5,6 +5,9 @@ Both formats hold the same named arrays; HDF5 nests names with '/' as groups and
 the frame attributes of ``reconstruction.h5``. The settings (run settings, provenance, export options,
 canvas frame) are one JSON document: NPZ member ``settings`` (a 0-d string array, readable without
 pickle) and HDF5 root attribute ``settings``.
+
+Diffraction exports (``write_diffraction_npz``) hold one batch's predicted and measured amplitudes in the
+units compared (the network's normalized input; predicted × the fitted scale) and the per-pattern NMSE.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ptycho_gui.analysis.residual import DiffractionResidual
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.export.atomic import atomic_path
 from ptycho_gui.export.reconstruction import write_canvas
@@ -117,6 +121,25 @@ def write_data(selection: DataSelection, destination: str | Path, fmt: str, over
     if fmt == "h5":
         return write_hdf5(selection, destination, overwrite)
     raise ValueError(f"unknown data format {fmt!r}; choose one of {', '.join(DATA_FORMATS)}")
+
+
+def write_diffraction_npz(residual: DiffractionResidual, result: BatchResult, destination: str | Path,
+                          overwrite: bool = False) -> Path:
+    """One batch's ``predicted``, ``measured`` float32 (B, C, N, N), ``residual_nmse`` (B, C) and their scale, as NPZ."""
+    arrays = {
+        "predicted": residual.predicted.astype(np.float32),
+        "measured": residual.measured.astype(np.float32),
+        "residual_nmse": residual.nmse.astype(np.float64),
+        "group_indices": result.group_indices.astype(np.int64),
+        "groups": result.groups.astype(np.int64),
+        "positions": result.positions.astype(np.float64),
+        "scale": np.float64(residual.scale),
+        "scale_fitted": np.bool_(residual.scale_fitted),
+    }
+    with atomic_path(destination, overwrite) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    return Path(destination)
 
 
 def read_data_export(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:

@@ -90,8 +90,10 @@ class PatchAmplitudeMoments:
         self.minimum = min(self.minimum, float(amp.min()))
         self.maximum = max(self.maximum, float(amp.max()))
 
-    def as_dict(self) -> dict[str, float]:
-        """Population moments, as PtychoPINN's ``stats.json`` reports them."""
+    def as_dict(self) -> dict[str, float | None]:
+        """Population moments, as PtychoPINN's ``stats.json`` reports them (null before any batch: a run stopped early)."""
+        if self.count == 0:
+            return dict.fromkeys(("mean", "std", "min", "max", "var_zero_mean"))
         mean = self.total / self.count
         return {
             "mean": float(mean),

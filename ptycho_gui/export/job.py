@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ptycho_gui.export.data import DataSelection, write_data
+from ptycho_gui.analysis.residual import DiffractionResidual
+from ptycho_gui.export.data import DataSelection, write_data, write_diffraction_npz
 from ptycho_gui.export.images import FIGURE_FORMATS, write_figure, write_tiff
 from ptycho_gui.export.plan import ExportRequest, PlannedFile, check_destinations, plan_files
 from ptycho_gui.render.annotations import Provenance
@@ -51,6 +52,8 @@ class ExportSources:
     selected: tuple[int, int] | None = None
     """(group, channel) of the selected patch."""
     debug_dump: Callable[[Path], list[Path]] | None = None
+    get_diffraction: Callable[[int], DiffractionResidual] | None = None
+    """Batch i's predicted vs measured diffraction (needed by a ``diffraction`` export)."""
 
 
 @dataclass
@@ -115,8 +118,9 @@ def render_canvas(request: ExportRequest, sources: ExportSources) -> RenderedFig
     canvas = sources.canvas
     done = int(np.isfinite(sources.stats["global_mean"]).sum()) if sources.stats else None
     stitched = f" · {done} of {sources.n_batches} batches stitched" if done is not None else ""
-    heading = f"Canvas · {request.style.quantity}{stitched}"
-    return render_canvas_figure(canvas, request.style, sources.provenance, heading,
+    style = request.canvas_style or request.style
+    heading = f"Canvas · {style.quantity}{stitched}"
+    return render_canvas_figure(canvas, style, sources.provenance, heading,
                                 canvas_overlays(request, sources), sources.truth, request.canvas)
 
 
@@ -205,6 +209,11 @@ class _Writer:
             selection = DataSelection(results, self.sources.settings, self.sources.provenance,
                                       self.sources.canvas, self.sources.stats, dict(request.options))
             return [write_data(selection, planned.path, planned.fmt, overwrite)]
+        if planned.item == "diffraction":
+            if self.sources.get_diffraction is None:
+                raise ValueError("no diffraction residual available: the dataset has no probe")
+            return [write_diffraction_npz(self.sources.get_diffraction(planned.batch), self.batch(planned.batch),
+                                          planned.path, overwrite)]
         if planned.fmt == "tiff":
             if planned.item == "canvas":
                 pages, texts = canvas_page(self.sources.canvas, request.style.quantity)

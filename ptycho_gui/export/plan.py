@@ -15,14 +15,17 @@ from ptycho_gui.render.colormaps import ImageStyle
 from ptycho_gui.render.patch_grid import GridOptions
 
 ITEMS: tuple[str, ...] = ("patches", "canvas", "stats", "data")
+"""Items every export front end offers (the GUI dialog lists these)."""
+ALL_ITEMS: tuple[str, ...] = ITEMS + ("diffraction",)
+"""ITEMS plus ``diffraction`` (per batch: predicted and measured amplitudes and residual NMSE; CLI for now)."""
 FORMATS: tuple[str, ...] = ("png", "tiff", "svg", "pdf", "npz", "h5")
 ITEM_FORMATS: dict[str, tuple[str, ...]] = {
     "patches": ("png", "tiff", "svg", "pdf"),
     "canvas": ("png", "tiff", "svg", "pdf"),
     "stats": ("png", "svg", "pdf"),
     "data": ("npz", "h5"),
+    "diffraction": ("npz",),
 }
-OVERLAYS: tuple[str, ...] = ("positions", "batch", "selection")
 DEBUG_DUMP_FILES: tuple[str, ...] = (
     "debug_dump/offsets.json",
     "debug_dump/canvas.json",
@@ -72,6 +75,8 @@ class ExportRequest:
     formats: tuple[str, ...]
     batches: tuple[int, ...] = ()
     style: ImageStyle = ImageStyle()
+    canvas_style: ImageStyle | None = None
+    """The canvas figure's style when it differs from the patch grids' (the GUI exports each view as drawn)."""
     grid: GridOptions = GridOptions()
     canvas: CanvasOptions = CanvasOptions()
     overlays: tuple[str, ...] = ("positions", "batch")
@@ -84,12 +89,14 @@ class ExportRequest:
 
     def __post_init__(self) -> None:
         for item in self.what:
-            if item not in ITEMS:
-                raise ValueError(f"unknown export item {item!r}; choose from {', '.join(ITEMS)}")
+            if item not in ALL_ITEMS:
+                raise ValueError(f"unknown export item {item!r}; choose from {', '.join(ALL_ITEMS)}")
             if not set(ITEM_FORMATS[item]) & set(self.formats):
                 raise ValueError(
                     f"nothing to write for {item}: give one of {', '.join(ITEM_FORMATS[item])} in the formats"
                 )
+        if "diffraction" in self.what and not self.batches:
+            raise ValueError("no batch chosen for the diffraction export")
         if ("patches" in self.what or "data" in self.what) and not self.batches and not self.picks:
             raise ValueError("no batch chosen for the patches or data export")
 
@@ -110,6 +117,9 @@ def plan_files(request: ExportRequest) -> list[PlannedFile]:
     files: list[PlannedFile] = []
     for item in request.what:
         formats = [f for f in request.formats if f in ITEM_FORMATS[item]]
+        if item == "diffraction":
+            files.extend(PlannedFile(item, "npz", out / f"diffraction_batch{b:04d}.npz", b) for b in request.batches)
+            continue
         if item == "patches" and request.picks is None:
             files.extend(PlannedFile(item, fmt, out / f"patches_batch{b:04d}_{quantity}.{fmt}", b)
                          for b in request.batches for fmt in formats)

@@ -25,6 +25,27 @@ CNN_BOUNDS: dict[str, tuple[int, int]] = {
     "num_datasets": (1, 4096),
 }
 """Inclusive ranges of PtychoPINN cnn config fields (real values: N ≤ 256, scale ≤ 4, kernel 7)."""
+FNO_BOUNDS: dict[str, tuple[int, int]] = {
+    "N": (2, 1024),
+    "C": (1, 64),
+    "width": (1, 512),
+    "modes": (1, 512),
+    "blocks": (1, 64),
+    "cnn_blocks": (0, 64),
+    "num_datasets": (1, 4096),
+}
+"""Inclusive ranges of FnoConfig fields (fno, fno_vanilla, ffno; PtychoPINN trains width 32, modes 12, 4 blocks)."""
+UNO_BOUNDS: dict[str, tuple[int, int]] = {"N": (2, 1024), "C": (1, 64), "num_datasets": (1, 4096)}
+"""Inclusive ranges of UnoConfig fields (its architecture is otherwise locked)."""
+FAMILY_BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
+    "cnn": CNN_BOUNDS, "fno": FNO_BOUNDS, "fno_vanilla": FNO_BOUNDS, "ffno": FNO_BOUNDS, "neuralop_uno": UNO_BOUNDS,
+}
+"""Network family (``models.NETWORKS`` key) → the bounds its config is checked against before building."""
+TF_BOUNDS: dict[str, tuple[int, int]] = {
+    "N": (4, 1024), "gridsize": (1, 8), "C": (1, 64), "filters": (1, 4096), "kernel_size": (1, 31), "upsample": (1, 16),
+}
+"""Inclusive ranges of a TensorFlow bundle's N, gridsize, input channels, and any layer's filters, kernel and
+upsampling factor (PtychoPINN: N ≤ 256, gridsize ≤ 2, filters ≤ 512, kernel 3, upsampling 2)."""
 MAX_NETWORK_BYTES = 2 << 30
 """Largest network (parameters and buffers) ever built from a checkpoint."""
 

@@ -623,7 +623,7 @@ class ScanDataset:
         scan = _PatternScan(np.empty(self.n_patterns, dtype=np.float64))
         for start in range(0, self.n_patterns, step):
             stop = min(self.n_patterns, start + step)
-            block = self._read(self.diffraction_key, lambda: self._stack.read_range(start, stop))
+            block = self._read(self.diffraction_key, lambda start=start, stop=stop: self._stack.read_range(start, stop))
             scan.add(start, np.ascontiguousarray(block, dtype=np.float32))
         if scan.nonfinite:
             raise InvalidInputError(

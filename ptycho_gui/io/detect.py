@@ -15,8 +15,10 @@ ZIP_LOCAL_HEADER = b"PK\x03\x04"
 
 
 def detect_kind(path: str | Path) -> FileKind:
-    """'checkpoint' for PtychoPINN bundles and torch/Lightning files, 'dataset' for NPZ/HDF5 scans."""
+    """'checkpoint' for PtychoPINN bundles, torch/Lightning files and run folders, 'dataset' for NPZ/HDF5 scans."""
     path = Path(path)
+    if path.is_dir() and _is_checkpoint_folder(path):
+        return "checkpoint"
     if not path.is_file():
         raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
     try:
@@ -40,9 +42,16 @@ def detect_kind(path: str | Path) -> FileKind:
     raise InvalidInputError(path, "neither a checkpoint (PtychoPINN bundle, torch/Lightning file) nor a dataset (NPZ, HDF5)")
 
 
+def _is_checkpoint_folder(path: Path) -> bool:
+    """A folder some checkpoint format opens (a study-runner run: model.pt beside config.json)."""
+    from ptycho_gui.io.checkpoints import FORMATS
+
+    return any(fmt.sniff(path) for fmt in FORMATS)
+
+
 def _zip_kind(path: Path, names: list[str]) -> FileKind:
     basenames = {name.rsplit("/", 1)[-1] for name in names}
-    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "data.pkl"}:
+    if basenames & {"manifest.dill", "model.keras", "custom_objects.dill", "saved_model.pb", "keras_metadata.pb", "data.pkl"}:
         return "checkpoint"
     if names and all(name.endswith(".npy") for name in names):
         return "dataset"

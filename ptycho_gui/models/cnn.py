@@ -425,7 +425,7 @@ class PtychoPinnCnn(nn.Module):
             self.register_buffer("log_scale_delta", None)
         self.real_imag = cfg.cnn_output_mode == "real_imag"
 
-    def train(self, mode: bool = True) -> "PtychoPinnCnn":
+    def train(self, mode: bool = True) -> PtychoPinnCnn:
         """Stay in eval mode whatever is asked: this network only ever runs inference."""
         return super().train(False)
 

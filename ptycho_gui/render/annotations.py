@@ -65,7 +65,7 @@ class Provenance:
 def provenance_of(run: InferenceRun, date: str | None = None) -> Provenance:
     """The provenance of a run's figures (file names, stitch, normalization, device, now)."""
     return Provenance(
-        checkpoint=run.model.path.name,
+        checkpoint=run.model.identity(),
         dataset=run.dataset.path.name,
         stitch=run.settings.stitch,
         crop=run.settings.crop,

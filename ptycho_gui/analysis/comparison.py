@@ -1,0 +1,282 @@
+"""Comparing a reconstruction with a reference (ground truth or another reconstruction), in the canvas frame.
+
+Steps, over the *covered* pixels (stitch weight above half its maximum, and inside the reference):
+1. register the reconstruction by a sub-pixel translation (``registration``);
+2. fit the amplitude scale by least squares, |recon| ≈ scale·|ref|, and divide it out;
+3. fit the global phase offset and linear ramp of angle(recon·conj(ref)) and remove them;
+4. amplitude RMSE, PSNR (data range of the reference), SSIM (scikit-image, 7×7), Pearson correlation;
+   phase RMSE of the wrapped difference and Pearson correlation of the phases;
+5. FRC of the complex images (over the bounding box) with the half-bit threshold; each image less its masked mean, under the
+   mask smoothed by a Gaussian of ``FRC_TAPER_PX`` (a hard mask edge would be shared detail).
+
+All of it runs on the bounding box of the compared pixels (plus ``CROP_MARGIN_PX``); maps, masks and
+the phase plane are reported in the full (canvas) frame, the plane about its centre (W//2, H//2).
+
+Non-finite results (e.g. the correlation of a constant image) are None in JSON. PSNR of identical
+images is infinite; it is reported as ``PSNR_CAP_DB`` so the JSON stays strict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from skimage.metrics import structural_similarity
+
+from ptycho_gui.analysis.frame import canvas_in_canvas_frame, object_in_canvas_frame
+from ptycho_gui.analysis.frc import FrcResult, fourier_ring_correlation
+from ptycho_gui.analysis.phase_alignment import PhasePlane, fit_phase_plane, wrap
+from ptycho_gui.analysis.registration import apply_shift, register_shift, shift_mask
+from ptycho_gui.types import Canvas
+
+COVERED_FRACTION = 0.5
+"""A pixel is compared when its stitch weight exceeds this fraction of the maximum weight."""
+CROP_MARGIN_PX = 16
+"""Work on the compared pixels' bounding box grown by this margin (registration shifts beyond it lose pixels)."""
+FRC_TAPER_PX = 3.0
+"""Gaussian width (px) of the taper applied to the mask edge before the FRC."""
+PSNR_CAP_DB = 1000.0
+"""PSNR reported for a zero error (identical images): finite, far above any real comparison."""
+
+
+@dataclass(frozen=True)
+class AmplitudeMetrics:
+    """Amplitude agreement after registration and scale removal."""
+
+    scale: float
+    """Least-squares factor with |reconstruction| ≈ scale·|reference| (1.75 = reconstruction 1.75× too bright)."""
+    rmse: float
+    psnr_db: float
+    ssim: float
+    corr: float
+
+
+@dataclass(frozen=True)
+class PhaseMetrics:
+    """Phase agreement after registration and offset/ramp removal (wrapped differences)."""
+
+    offset_rad: float
+    """Phase of reconstruction minus reference at the image centre, removed."""
+    ramp_rad_per_px: tuple[float, float]
+    """(x, y) linear ramp of reconstruction minus reference, removed."""
+    rmse_rad: float
+    corr: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything ``compare`` measured, with the images and maps in the reference's (canvas) frame."""
+
+    shift_xy: tuple[float, float]
+    """(x, y) sub-pixel shift applied to the reconstruction to register it."""
+    pixels: int
+    """Number of pixels compared."""
+    amplitude: AmplitudeMetrics
+    phase: PhaseMetrics
+    frc: FrcResult
+    mask: np.ndarray
+    """(H, W) bool: the pixels compared."""
+    aligned: np.ndarray
+    """(H, W) complex64: the reconstruction registered, divided by the scale, offset and ramp removed."""
+    reference: np.ndarray
+    """(H, W) complex64: the reference as compared."""
+    amplitude_error: np.ndarray
+    """(H, W) float32 |aligned| − |reference|, NaN outside the mask."""
+    phase_error: np.ndarray
+    """(H, W) float32 wrapped angle(aligned) − angle(reference), NaN outside the mask."""
+    pixel_size_m: float | None = None
+
+    def as_dict(self) -> dict:
+        """The metrics as plain JSON-able data (the ``ptycho-inspect metrics --json`` object)."""
+        return {
+            "shift_xy": [_num(self.shift_xy[0]), _num(self.shift_xy[1])],
+            "pixels": int(self.pixels),
+            "amplitude": {
+                "scale": _num(self.amplitude.scale),
+                "rmse": _num(self.amplitude.rmse),
+                "psnr_db": _num(self.amplitude.psnr_db),
+                "ssim": _num(self.amplitude.ssim),
+                "corr": _num(self.amplitude.corr),
+            },
+            "phase": {
+                "offset_rad": _num(self.phase.offset_rad),
+                "ramp_rad_per_px": [_num(v) for v in self.phase.ramp_rad_per_px],
+                "rmse_rad": _num(self.phase.rmse_rad),
+                "corr": _num(self.phase.corr),
+            },
+            "frc": {
+                "frequency": [_num(v) for v in self.frc.frequency],
+                "curve": [_num(v) for v in self.frc.curve],
+                "half_bit": [_num(v) for v in self.frc.half_bit],
+                "resolution_px": _num(self.frc.resolution_px),
+                "resolution_m": _num(self.frc.resolution_m),
+            },
+        }
+
+    def to_json(self) -> str:
+        """``as_dict`` as strict JSON text (no NaN or Infinity tokens)."""
+        return json.dumps(self.as_dict(), allow_nan=False)
+
+
+def _num(value: float | None) -> float | None:
+    """A finite float, or None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def covered_mask(weight: np.ndarray) -> np.ndarray:
+    """Pixels whose weight exceeds half the maximum weight (all False for an all-zero weight)."""
+    weight = np.asarray(weight, dtype=np.float64)
+    peak = float(np.nanmax(weight)) if weight.size else 0.0
+    if not peak > 0:
+        return np.zeros(weight.shape, dtype=bool)
+    return weight > COVERED_FRACTION * peak
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 2:
+        return float("nan")
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+    return float(np.dot(a, b)) / denominator if denominator > 0 else float("nan")
+
+
+def _ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, data_range: float) -> float:
+    """Mean SSIM over ``mask``; outside it both images hold the reference, so edges are not penalised."""
+    if min(a.shape) < 7:
+        return float("nan")
+    fill_a = np.where(mask, a, b)
+    _, ssim_map = structural_similarity(fill_a, b, data_range=data_range, full=True)
+    return float(ssim_map[mask].mean())
+
+
+def _region(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``mask`` grown by ``margin`` pixels (clipped to the image)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
+            slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)))
+
+
+def _embed(values: np.ndarray, region: tuple[slice, slice], shape: tuple[int, int], fill) -> np.ndarray:
+    """``values`` of ``region`` placed in a full (H, W) array filled with ``fill`` elsewhere."""
+    out = np.full(shape, fill, dtype=values.dtype)
+    out[region] = values
+    return out
+
+
+def _plane_in_frame(plane: PhasePlane, region: tuple[slice, slice], crop: tuple[int, int],
+                    shape: tuple[int, int]) -> PhasePlane:
+    """A plane fitted about the crop's centre re-expressed about the full image's centre (W//2, H//2)."""
+    dx = shape[1] // 2 - region[1].start - crop[1] // 2
+    dy = shape[0] // 2 - region[0].start - crop[0] // 2
+    offset = plane.offset + plane.ramp_x * dx + plane.ramp_y * dy
+    return PhasePlane(float(wrap(offset)), plane.ramp_x, plane.ramp_y)
+
+
+def _frc_inputs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images less their masked mean, under one tapered mask, so the mask edge adds no shared detail."""
+    taper = gaussian_filter(mask.astype(np.float32), FRC_TAPER_PX) * mask
+    return (a - a[mask].mean()) * taper, (b - b[mask].mean()) * taper
+
+
+def compare(
+    reconstruction: np.ndarray,
+    reference: np.ndarray,
+    weight: np.ndarray | None = None,
+    reference_weight: np.ndarray | None = None,
+    pixel_size_m: float | None = None,
+) -> Comparison:
+    """Register, align and score a complex (H, W) reconstruction against a reference of the same shape.
+
+    ``weight`` is the reconstruction's stitch weight (None: every pixel counts); ``reference_weight`` the
+    reference's (another reconstruction's weight, or a 0/1 validity map); both use the half-maximum rule.
+    """
+    recon = np.asarray(reconstruction).astype(np.complex64)
+    ref = np.asarray(reference).astype(np.complex64)
+    if recon.shape != ref.shape or recon.ndim != 2:
+        raise ValueError(f"reconstruction {recon.shape} and reference {ref.shape} must be one 2-D shape")
+    recon_mask = np.isfinite(recon)
+    if weight is not None:
+        recon_mask &= covered_mask(weight)
+    ref_mask = np.isfinite(ref)
+    if reference_weight is not None:
+        ref_mask &= covered_mask(reference_weight)
+    recon = np.where(recon_mask, recon, np.complex64(0))
+    ref = np.where(ref_mask, ref, np.complex64(0))
+    if not (recon_mask & ref_mask).any():
+        raise ValueError("the reconstruction and the reference share no covered pixel")
+    full_shape = recon.shape
+    region = _region(recon_mask & ref_mask, CROP_MARGIN_PX)
+    recon, ref, recon_mask, ref_mask = recon[region], ref[region], recon_mask[region], ref_mask[region]
+
+    shift_xy = register_shift(recon, ref, recon_mask & ref_mask, ref_mask)
+    moved = apply_shift(recon, shift_xy)
+    mask = shift_mask(recon_mask, shift_xy) & ref_mask
+    if not mask.any():
+        raise ValueError(f"no covered pixel left after registering by {shift_xy}")
+
+    amp_moved, amp_ref = np.abs(moved), np.abs(ref)
+    a, b = amp_moved[mask].astype(np.float64), amp_ref[mask].astype(np.float64)
+    ref_energy = float(np.dot(b, b))
+    scale = float(np.dot(a, b)) / ref_energy if ref_energy > 0 else float("nan")
+    divisor = scale if math.isfinite(scale) and scale != 0 else 1.0
+    plane = fit_phase_plane(moved, ref, mask)
+    aligned = moved * (plane.phasor(moved.shape, -1.0) / np.float32(divisor))
+
+    amp_aligned = np.abs(aligned)
+    amp_diff = amp_aligned - amp_ref
+    rmse = math.sqrt(float(np.mean(amp_diff[mask].astype(np.float64) ** 2)))
+    data_range = float(b.max() - b.min())
+    range_for_ssim = data_range if data_range > 0 else 1.0
+    psnr = PSNR_CAP_DB if rmse == 0 else min(PSNR_CAP_DB, 20 * math.log10(range_for_ssim / rmse))
+    phase_diff = np.angle(aligned * np.conj(ref))
+
+    frc = fourier_ring_correlation(*_frc_inputs(aligned, ref, mask), pixel_size_m)
+    plane = _plane_in_frame(plane, region, moved.shape, full_shape)
+    return Comparison(
+        shift_xy=shift_xy,
+        pixels=int(mask.sum()),
+        amplitude=AmplitudeMetrics(
+            scale=scale,
+            rmse=rmse,
+            psnr_db=psnr,
+            ssim=_ssim(amp_aligned, amp_ref, mask, range_for_ssim),
+            corr=_pearson(amp_aligned[mask].astype(np.float64), b),
+        ),
+        phase=PhaseMetrics(
+            offset_rad=plane.offset,
+            ramp_rad_per_px=(plane.ramp_x, plane.ramp_y),
+            rmse_rad=math.sqrt(float(np.mean(phase_diff[mask].astype(np.float64) ** 2))),
+            corr=_pearson(np.angle(aligned[mask]).astype(np.float64), np.angle(ref[mask]).astype(np.float64)),
+        ),
+        frc=frc,
+        mask=_embed(mask, region, full_shape, False),
+        aligned=_embed(aligned.astype(np.complex64), region, full_shape, 0),
+        reference=_embed(ref.astype(np.complex64), region, full_shape, 0),
+        amplitude_error=_embed(np.where(mask, amp_diff, np.nan).astype(np.float32), region, full_shape, np.nan),
+        phase_error=_embed(np.where(mask, phase_diff, np.nan).astype(np.float32), region, full_shape, np.nan),
+        pixel_size_m=pixel_size_m,
+    )
+
+
+def compare_with_object(canvas: Canvas, obj: np.ndarray, pixel_size_m: float | None = None) -> Comparison:
+    """A canvas against a true object (``objectGuess``) resampled into the canvas frame."""
+    reference, inside = object_in_canvas_frame(obj, canvas)
+    return compare(canvas.image, reference, canvas.weight, inside.astype(np.float32), pixel_size_m)
+
+
+def compare_canvases(canvas: Canvas, other: Canvas, pixel_size_m: float | None = None) -> Comparison:
+    """A canvas against another reconstruction's canvas (A/B), the other resampled into this frame."""
+    reference, reference_weight = canvas_in_canvas_frame(other, canvas)
+    return compare(canvas.image, reference, canvas.weight, reference_weight, pixel_size_m)
+
+
+__all__ = ["AmplitudeMetrics", "Comparison", "PhaseMetrics", "PhasePlane", "compare", "compare_canvases",
+           "compare_with_object", "covered_mask"]
