@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str, str] | None = None
         """(title, message, details) of the last error reported to the user."""
         self.message_box: QMessageBox | None = None
+        self._close_pending = False
         self._default_sizes_pending = False
         self._focus_given = False
         self.setObjectName("ptycho_gui_main_window")
@@ -464,8 +465,23 @@ class MainWindow(QMainWindow):
         return restored
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the layout and stop the worker before the window goes."""
+        """Save the layout and stop the worker before the window goes; never blocks on a slow batch.
+
+        A worker still inside its batch keeps the window open with "stopping…" shown; the window
+        closes itself as soon as the thread has ended (a running QThread must never be dropped).
+        """
         self.save_layout()
         self._status_timer.stop()
         self.session.shutdown()
+        if self.session.worker_busy:
+            event.ignore()
+            self.statusBar().showMessage("stopping… (finishing the batch in progress)")
+            if not self._close_pending:
+                self._close_pending = True
+                self.session.sigWorkerStopped.connect(self._close_when_stopped)
+            return
         super().closeEvent(event)
+
+    def _close_when_stopped(self) -> None:
+        if not self.session.worker_busy:
+            self.close()
