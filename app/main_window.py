@@ -229,6 +229,9 @@ class MainWindow(QMainWindow):
             except PtychoGuiError as exc:
                 self.report_exception("Cannot open file", exc)
                 ok = False
+            except Exception as exc:  # a hostile file's unforeseen failure must reach the user, never stderr
+                self.report_unexpected("Cannot open file", path, exc)
+                ok = False
         loaded = [path for kind, path in kinds if self._load(kind, path)]
         ok = ok and len(loaded) == len(kinds)
         if loaded:
@@ -242,6 +245,9 @@ class MainWindow(QMainWindow):
             loader(path)
         except PtychoGuiError as exc:
             self.report_exception(f"Cannot open {kind}", exc)
+            return False
+        except Exception as exc:  # a hostile file's unforeseen failure must reach the user, never stderr
+            self.report_unexpected(f"Cannot open {kind}", path, exc)
             return False
         finally:
             self.unsetCursor()
@@ -363,6 +369,11 @@ class MainWindow(QMainWindow):
 
     def report_exception(self, title: str, error: PtychoGuiError | ValueError) -> None:
         self.report_error(title, str(error), error_details(error))
+
+    def report_unexpected(self, title: str, path: Path, error: Exception) -> None:
+        """An unforeseen failure while reading ``path``: a dialog naming the file, the traceback in its details."""
+        text = " ".join(str(error).split())
+        self.report_error(title, f"{path}: {type(error).__name__}{': ' + text if text else ''}", error_details(error))
 
     def _message(self, icon: QMessageBox.Icon, title: str, message: str, details: str = "") -> None:
         if self.message_box is not None:

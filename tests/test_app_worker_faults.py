@@ -79,3 +79,32 @@ def test_closing_during_a_slow_batch_shows_stopping_and_closes_when_it_ends(qtbo
     slow.release.set()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)
     assert not window.session.worker_busy
+
+
+def test_an_unforeseen_loader_exception_reaches_a_dialog_naming_the_file(qtbot, make_window, bundle_path,
+                                                                         dataset_path, monkeypatch, capfd):
+    from ptycho_gui.app import session as session_module
+
+    def explode(path):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(session_module, "open_checkpoint", explode)
+    window = make_window()
+    assert window.open_files([bundle_path, dataset_path]) is False
+    title, message, _details = window.last_error
+    assert title == "Cannot open checkpoint"
+    assert message == f"{bundle_path}: RecursionError: maximum recursion depth exceeded"
+    assert "Traceback" not in capfd.readouterr().err
+    window.message_box.close()
+
+
+def test_dataset_warnings_are_shown_in_the_summary(qtbot, make_window, bundle_path, dataset_path):
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    window.session.dataset.warnings.append("diff3d holds negative amplitudes")
+    window.views["summary"].refresh()
+    tree = window.views["summary"].tree
+    titles = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]
+    assert "Dataset warnings" in titles
+    item = tree.topLevelItem(titles.index("Dataset warnings"))
+    assert item.isExpanded() and item.child(0).text(1) == "⚠ diff3d holds negative amplitudes"
