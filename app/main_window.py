@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         """(title, message, details) of the last error reported to the user."""
         self.message_box: QMessageBox | None = None
         self.sweep_comparison: SweepComparisonDialog | None = None
+        self._close_pending = False
         self._default_sizes_pending = False
         self._focus_given = False
         self.setObjectName("ptycho_gui_main_window")
@@ -239,6 +240,9 @@ class MainWindow(QMainWindow):
             except PtychoGuiError as exc:
                 self.report_exception("Cannot open file", exc)
                 ok = False
+            except Exception as exc:  # a hostile file's unforeseen failure must reach the user, never stderr
+                self.report_unexpected("Cannot open file", path, exc)
+                ok = False
         loaded = [path for kind, path in kinds if self._load(kind, path)]
         ok = ok and len(loaded) == len(kinds)
         if loaded:
@@ -252,6 +256,9 @@ class MainWindow(QMainWindow):
             loader(path)
         except PtychoGuiError as exc:
             self.report_exception(f"Cannot open {kind}", exc)
+            return False
+        except Exception as exc:  # a hostile file's unforeseen failure must reach the user, never stderr
+            self.report_unexpected(f"Cannot open {kind}", path, exc)
             return False
         finally:
             self.unsetCursor()
@@ -410,6 +417,11 @@ class MainWindow(QMainWindow):
     def report_exception(self, title: str, error: PtychoGuiError | ValueError) -> None:
         self.report_error(title, str(error), error_details(error))
 
+    def report_unexpected(self, title: str, path: Path, error: Exception) -> None:
+        """An unforeseen failure while reading ``path``: a dialog naming the file, the traceback in its details."""
+        text = " ".join(str(error).split())
+        self.report_error(title, f"{path}: {type(error).__name__}{': ' + text if text else ''}", error_details(error))
+
     def _message(self, icon: QMessageBox.Icon, title: str, message: str, details: str = "") -> None:
         if self.message_box is not None:
             self.message_box.close()
@@ -513,8 +525,23 @@ class MainWindow(QMainWindow):
         return restored
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the layout and stop the worker before the window goes."""
+        """Save the layout and stop the worker before the window goes; never blocks on a slow batch.
+
+        A worker still inside its batch keeps the window open with "stopping…" shown; the window
+        closes itself as soon as the thread has ended (a running QThread must never be dropped).
+        """
         self.save_layout()
         self._status_timer.stop()
         self.session.shutdown()
+        if self.session.worker_busy:
+            event.ignore()
+            self.statusBar().showMessage("stopping… (finishing the batch in progress)")
+            if not self._close_pending:
+                self._close_pending = True
+                self.session.sigWorkerStopped.connect(self._close_when_stopped)
+            return
         super().closeEvent(event)
+
+    def _close_when_stopped(self) -> None:
+        if not self.session.worker_busy:
+            self.close()

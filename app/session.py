@@ -35,7 +35,7 @@ from ptycho_gui.app.display import (
     quantity_of,
 )
 from ptycho_gui.app.redraw_queue import RedrawQueue
-from ptycho_gui.app.worker import WorkerController
+from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS, WorkerController
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.run import InferenceRun
@@ -269,7 +269,7 @@ class Session(QObject):
         dataset = open_dataset(path)
         self.shutdown()
         if self.dataset is not None:
-            self.dataset.close()
+            self._controller.when_idle(self.dataset.close)
         self.dataset = dataset
         self.sigFilesChanged.emit()
         return dataset
@@ -398,14 +398,25 @@ class Session(QObject):
         else:
             self.start()
 
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Stop the worker thread and wait for it (call before the window goes away)."""
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Stop the worker thread, waiting at most ``timeout_ms`` (False: it is still finishing its batch
+        in the background, results ignored; ``worker_busy`` says when it has ended)."""
         self._canvas_timer.stop()
         stopped = self._controller.shutdown(timeout_ms)
         if self.state in ("running", "paused"):
             self._pause_clock()
             self._set_state("stopped")
         return stopped
+
+    @property
+    def worker_busy(self) -> bool:
+        """True while any worker thread, a retired one included, is still running."""
+        return self._controller.busy
+
+    @property
+    def sigWorkerStopped(self):
+        """The controller's signal that a worker thread has ended."""
+        return self._controller.sigStopped
 
     def _ensure_worker(self) -> None:
         if not self._controller.active and self.run is not None:

@@ -78,6 +78,9 @@ class SummaryView(QWidget):
             details = dataset.summary()
             details["path"] = f"{dataset.path.parent.name}/{dataset.path.name}"
             self._section("Dataset", details)
+            if dataset.warnings:
+                warned = {str(i + 1): f"⚠ {text}" for i, text in enumerate(dataset.warnings)}
+                self._section("Dataset warnings", warned).setExpanded(True)
         if run is not None:
             self._section("Run plan", {
                 "groups": run.n_groups,

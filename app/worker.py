@@ -5,6 +5,11 @@ primitives (a queued slot would never run while the loop runs). A credit semapho
 batches in flight so a fast device cannot flood the GUI: the GUI returns a credit (``ack``) after
 it has handled each batch. ``WorkerController`` lives in the GUI thread, owns the thread and the
 worker, and re-emits the worker's signals from the GUI thread (tests may wait on those).
+
+The worker thread is a boundary: every exception it raises is reported (``sigFailed``), never lost
+with the thread. Shutting down never blocks the GUI thread for long: a thread still inside a slow
+batch is retired (its late results ignored) and kept referenced until it ends; ``when_idle`` runs
+cleanup (closing the files it reads) only once no worker thread is left.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
+from collections.abc import Callable
 
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -21,8 +27,8 @@ from ptycho_gui.errors import PtychoGuiError
 
 MAX_IN_FLIGHT = 2
 POLL_SECONDS = 0.05
-WORKER_ERRORS = (PtychoGuiError, RuntimeError, OSError, ValueError, KeyError, IndexError, MemoryError)
-"""Failures a forward pass or a pattern read can raise; they are reported, never swallowed."""
+SHUTDOWN_WAIT_MS = 80
+"""How long the GUI thread waits for a worker to stop before retiring it (kept alive, results ignored)."""
 
 
 class InferenceWorker(QObject):
@@ -80,8 +86,8 @@ class InferenceWorker(QObject):
             self._run.prepare_thread()
             with torch.inference_mode():
                 self._loop()
-        except WORKER_ERRORS as exc:
-            self.sigFailed.emit(self._generation, str(exc) or type(exc).__name__, traceback.format_exc())
+        except Exception as exc:  # the thread boundary: anything escaping would end the thread unreported
+            self.sigFailed.emit(self._generation, failure_message(exc), traceback.format_exc())
         finally:
             self.sigFinished.emit(self._generation)
 
@@ -119,6 +125,14 @@ class InferenceWorker(QObject):
         return None
 
 
+def failure_message(exc: BaseException) -> str:
+    """One line for the user: an input problem's own message, anything else prefixed with its type."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, PtychoGuiError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class WorkerController(QObject):
     """GUI-thread owner of the worker thread; re-emits the worker's signals in the GUI thread.
 
@@ -138,11 +152,26 @@ class WorkerController(QObject):
         self._thread: QThread | None = None
         self._worker: InferenceWorker | None = None
         self._generation = 0
+        self._retired: list[tuple[QThread, InferenceWorker]] = []
+        self._idle_callbacks: list[Callable[[], None]] = []
 
     @property
     def active(self) -> bool:
-        """True while a worker thread exists."""
+        """True while a current worker thread exists."""
         return self._worker is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while any worker thread (the current one or a retired one) is still running."""
+        self._forget_finished()
+        return self._worker is not None or bool(self._retired)
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once no worker thread is running (now, if none is)."""
+        if self.busy:
+            self._idle_callbacks.append(callback)
+        else:
+            callback()
 
     def start(self, run: InferenceRun, done: set[int]) -> None:
         """Start a worker thread for ``run``; batches in ``done`` are skipped by the sequential run."""
@@ -155,6 +184,7 @@ class WorkerController(QObject):
         thread.started.connect(worker.run)
         worker.sigFinished.connect(thread.quit)
         thread.finished.connect(worker.deleteLater)
+        thread.finished.connect(self._on_thread_finished)
         worker.sigBatch.connect(self._on_batch)
         worker.sigRunComplete.connect(self._on_run_complete)
         worker.sigFailed.connect(self._on_failed)
@@ -178,19 +208,47 @@ class WorkerController(QObject):
         if self._worker is not None:
             self._worker.ack()
 
-    def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Stop the worker and wait for its thread; True when no thread is left running."""
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Stop the worker, waiting at most ``timeout_ms``; True when its thread has ended.
+
+        A thread still computing is retired: its results are ignored from now on and it stays
+        referenced until it ends (dropping a running QThread aborts the process).
+        """
         thread, worker = self._thread, self._worker
         if thread is None or worker is None:
             return True
         worker.shutdown()
         thread.quit()
-        stopped = thread.wait(timeout_ms)
-        if stopped:
-            self._thread = None
-            self._worker = None
-            self._generation += 1
-        return stopped
+        self._thread = None
+        self._worker = None
+        self._generation += 1
+        if thread.wait(timeout_ms):
+            self._stopped()
+            return True
+        self._retired.append((thread, worker))
+        return False
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        """A worker thread ended (queued to the GUI thread): forget the retired ones that have finished."""
+        self._forget_finished()
+
+    def _forget_finished(self) -> None:
+        """Drop the references to retired threads that have ended; report when that leaves none running."""
+        running = [pair for pair in self._retired if not pair[0].isFinished()]
+        if len(running) == len(self._retired):
+            return
+        self._retired = running
+        self._stopped()
+
+    def _stopped(self) -> None:
+        """A worker thread ended: tell listeners, and run the idle callbacks when none is left."""
+        self.sigStopped.emit()
+        if self.busy:
+            return
+        callbacks, self._idle_callbacks = self._idle_callbacks, []
+        for callback in callbacks:
+            callback()
 
     @Slot(object)
     def _on_batch(self, payload: tuple[int, object]) -> None:
@@ -210,11 +268,11 @@ class WorkerController(QObject):
 
     @Slot(int)
     def _on_finished(self, generation: int) -> None:
+        """The current worker's loop ended on its own (after a failure): retire it without waiting."""
         if generation != self._generation or self._thread is None:
             return
         self._thread.quit()
-        if self._thread.wait(5_000):
-            self._thread = None
-            self._worker = None
-            self._generation += 1
-            self.sigStopped.emit()
+        self._retired.append((self._thread, self._worker))
+        self._thread = None
+        self._worker = None
+        self._generation += 1

@@ -131,10 +131,11 @@ def settings_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_window(qtbot, settings_path: Path):
-    """Factory of shown MainWindows with temporary settings; joins every worker thread at teardown.
+    """Factory of shown MainWindows with temporary settings; joins every worker thread (retired ones too) at teardown.
 
     Keeps strong references to the windows (pytest-qt's ``addWidget`` only holds weak ones).
     """
+    import shiboken6
     from app_harness import TEST_SETTINGS
     from PySide6.QtCore import QSettings
 
@@ -143,21 +144,26 @@ def make_window(qtbot, settings_path: Path):
     from ptycho_gui.types import RunSettings
 
     configure_pyqtgraph()
-    made: list[MainWindow] = []
+    made: list[tuple[MainWindow, object]] = []
 
     def make(run_settings: RunSettings = TEST_SETTINGS, show: bool = True) -> MainWindow:
         window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat), run_settings)
         qtbot.addWidget(window)
-        made.append(window)
+        made.append((window, window.session._controller))
         if show:
             window.show()
             qtbot.waitExposed(window)
         return window
 
     yield make
-    for window in made:
-        assert window.session.shutdown(30_000), "worker thread did not stop"
-        window.close()
+    for window, controller in made:
+        threads = [pair for pair in (*controller._retired, (controller._thread, controller._worker)) if pair[0]]
+        for thread, worker in threads:
+            worker.shutdown()
+            assert thread.wait(30_000), "worker thread did not stop"
+        if shiboken6.isValid(window):
+            window.session.shutdown()
+            window.close()
 
 
 # ---------------------------------------------------------------------------------------------

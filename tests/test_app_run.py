@@ -190,7 +190,7 @@ def test_a_failing_batch_is_reported_and_the_run_can_go_on(qtbot, make_window, b
     session.start()
     qtbot.waitUntil(lambda: window.last_error is not None, timeout=RUN_TIMEOUT_MS)
     title, message, details = window.last_error
-    assert title == "Inference failed" and message == "simulated device failure on batch 2"
+    assert title == "Inference failed" and message == "RuntimeError: simulated device failure on batch 2"
     assert "Traceback" in details and "RuntimeError" in details
     qtbot.waitUntil(lambda: not session._controller.active, timeout=RUN_TIMEOUT_MS)
     assert session.state == "stopped" and session.done == {0, 1}

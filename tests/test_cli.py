@@ -75,7 +75,7 @@ def test_run_writes_ptychopinn_debug_files(run_dir: Path):
 def test_run_refuses_to_overwrite_without_force(run_dir: Path, bundle_path: Path, dataset_path: Path, capsys):
     code = main(["run", str(bundle_path), str(dataset_path), "-o", str(run_dir)])
     assert code == 3
-    assert "already exists" in capsys.readouterr().err
+    assert "already exist" in capsys.readouterr().err
 
 
 def test_info_prints_resolved_checkpoint_config(bundle_path: Path, capsys):

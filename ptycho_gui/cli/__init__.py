@@ -2,17 +2,27 @@
 
 One module per command; each registers itself through an ``add_*_command`` function listed in COMMANDS.
 Exit codes: 0 success; 2 usage error; 3 invalid input (one line on stderr naming the file);
-4 runtime failure.
+4 runtime failure; 130 interrupted (Ctrl+C or SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from ptycho_gui import __version__
-from ptycho_gui.cli.common import EXIT_INVALID_INPUT, EXIT_RUNTIME, EXIT_USAGE, UsageError, one_line
+from ptycho_gui.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID_INPUT,
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    STOP,
+    UsageError,
+    one_line,
+    quiet_h5py_teardown,
+)
 from ptycho_gui.cli.export import add_export_command
 from ptycho_gui.cli.forward import add_forward_command
 from ptycho_gui.cli.info import add_info_command
@@ -46,18 +56,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``ptycho-inspect``; returns the process exit code."""
+    """Entry point of ``ptycho-inspect``; returns the process exit code.
+
+    Every failure ends here as one sanitized line: input problems exit 3, runtime failures 4,
+    Ctrl+C / SIGTERM 130. This is the process boundary, so anything unforeseen is reported as a
+    runtime failure naming its type rather than a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"ptycho-inspect: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (PtychoGuiError, ValueError) as exc:
-        print(f"ptycho-inspect: {one_line(exc)}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
-    except (RuntimeError, OSError, MemoryError) as exc:
-        print(f"ptycho-inspect: run failed: {one_line(exc)}", file=sys.stderr)
-        return EXIT_RUNTIME
+    with STOP.installed(), quiet_h5py_teardown():
+        STOP.requested = False
+        try:
+            return args.handler(args)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"ptycho-inspect: error: {one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        except (PtychoGuiError, ValueError) as exc:
+            print(f"ptycho-inspect: {one_line(exc)}", file=sys.stderr)
+            return EXIT_INVALID_INPUT
+        except KeyboardInterrupt:
+            print("ptycho-inspect: interrupted; nothing partial was left behind", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as exc:
+            print(f"ptycho-inspect: run failed: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
+            return EXIT_RUNTIME
+
+
+def entry() -> None:
+    """Console-script entry: ``main``, then exit without interpreter teardown.
+
+    After a write failed on a full disk, HDF5 still holds the file it could not close and crashes
+    (SIGSEGV) when the interpreter shuts the library down. The result is already reported and every
+    file closed or discarded, so the process flushes its streams and leaves directly.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,8 +1,6 @@
 """``python -m ptycho_gui.cli``: the same as ``ptycho-inspect``."""
 
-import sys
-
-from ptycho_gui.cli import main
+from ptycho_gui.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,20 +1,28 @@
 """What every ``ptycho-inspect`` command shares: exit codes, input and run options, progress, opening a run.
 
 Exit codes: 0 success; 2 usage error; 3 invalid input (one line on stderr naming the file);
-4 runtime failure.
+4 runtime failure; 130 interrupted (Ctrl+C or SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import time
+import traceback
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 from ptycho_gui.engine.device import DEVICE_HELP
 from ptycho_gui.types import PRECISIONS, STITCH_MODES, RunSettings
 
-EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME = 0, 2, 3, 4
+EXIT_OK, EXIT_USAGE, EXIT_INVALID_INPUT, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+MESSAGE_LIMIT = 600
+"""Characters of one error line; longer messages are cut with an ellipsis."""
 
 
 class UsageError(Exception):
@@ -99,12 +107,91 @@ def open_run(args: argparse.Namespace):
     checkpoint, dataset = input_paths(args)
     settings = settings_from_args(args)
     run = InferenceRun(open_checkpoint(checkpoint), open_dataset(dataset), settings)
+    for text in run.dataset.warnings:
+        warn(f"{run.dataset.path}: {text}")
     for message in run.notices:
-        print(f"note: {message}", file=sys.stderr)
-    run.on_notice = lambda message: print(f"note: {message}", file=sys.stderr)
+        note(message)
+    run.on_notice = note
     if settings.auto_batch_size:
         print(f"batch size auto: {run.settings.batch_size} groups", file=sys.stderr)
     return run
+
+
+def note(message: str) -> None:
+    """One sanitized note line on stderr (a run's informational notices)."""
+    print(f"note: {one_line(message)}", file=sys.stderr)
+
+
+def warn(text: str) -> None:
+    """One sanitized warning line on stderr (suspicious data is reported, never refused)."""
+    print(f"ptycho-inspect: warning: {one_line(text)}", file=sys.stderr)
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handling: inside ``graceful()`` the first signal asks the loop to stop after its
+    batch (finished work is then written, marked incomplete); anywhere else, or a second time, it
+    raises KeyboardInterrupt so atomic writers discard their temporary files."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._graceful = False
+
+    def handle(self, signum: int, _frame: object) -> None:
+        """Signal handler."""
+        if self._graceful and not self.requested:
+            self.requested = True
+            print(f"\nptycho-inspect: {signal.Signals(signum).name}: stopping after this batch "
+                  "(again to abort)", file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def graceful(self) -> Iterator[StopSignals]:
+        """A block whose loop polls ``requested`` to stop cleanly."""
+        self._graceful = True
+        try:
+            yield self
+        finally:
+            self._graceful = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        """Install the handler for SIGINT and SIGTERM (main thread only) for the duration of the block."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def quiet_h5py_teardown() -> Iterator[None]:
+    """Drop h5py's "Exception ignored in ObjectID.__dealloc__" reports (a file whose write failed on a full
+    disk cannot flush as its handles are freed); the failure itself is reported once, as one line.
+
+    h5py still prints the traceback of one such failed handle release itself, outside this hook.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        frames = traceback.extract_tb(unraisable.exc_traceback) if unraisable.exc_traceback else []
+        from_h5py = "h5py" in repr(unraisable.object) or any("h5py" in frame.filename for frame in frames)
+        if not from_h5py:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+STOP = StopSignals()
+"""The process's stop-signal state, installed by ``main``."""
 
 
 class ProgressBar:
@@ -131,8 +218,16 @@ class ProgressBar:
         self.stream.flush()
 
 
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def one_line(message: BaseException | str) -> str:
+    """A message on one line with terminal control and format characters escaped (file names may hold them)."""
+    text = " ".join(str(message).split())
+    text = "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else _escape(ch) for ch in text)
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def non_negative_int(text: str) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ptycho_gui.cli.common import EXIT_OK
+from ptycho_gui.export.json_text import dumps_finite
 
 
 def add_info_command(commands: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def command_info(args: argparse.Namespace) -> int:
     else:
         with open_dataset(args.path) as dataset:
             summary = {"kind": "dataset", **dataset.summary()}
-    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    print(dumps_finite(summary, indent=2, default=str) if args.json else format_summary(summary))
     return EXIT_OK
 
 

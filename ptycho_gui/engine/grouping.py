@@ -14,6 +14,9 @@ from scipy.spatial import cKDTree
 
 from ptycho_gui.errors import InvalidInputError
 
+MAX_GROUPS_BYTES = 1 << 30
+"""Largest groups table read (10^7 groups of 9 int64 indices is 720 MB)."""
+
 
 def _check_coordinates(xcoords: np.ndarray, ycoords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(xcoords, dtype=np.float64)
@@ -81,8 +84,19 @@ def group_neighbors(
 
 def load_groups_file(path: str | Path, n_patterns: int, C: int) -> np.ndarray:
     """Read a (G, C) table of dataset row indices from an ``.npy`` file, refusing anything malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
     try:
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
+            shape, dtype = _npy_header(handle)
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if declared > MAX_GROUPS_BYTES or declared > path.stat().st_size:
+                raise InvalidInputError(
+                    path, f"header declares {declared} bytes {shape} but the file holds {path.stat().st_size}"
+                    f" (cap {MAX_GROUPS_BYTES}); refused before reading"
+                )
+            handle.seek(0)
             table = np.lib.format.read_array(handle, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise InvalidInputError(path, f"not a readable .npy array without pickled objects ({exc})") from exc
@@ -105,6 +119,20 @@ def load_groups_file(path: str | Path, n_patterns: int, C: int) -> np.ndarray:
             f"first bad group is row {row}: {table[row].tolist()}",
         )
     return table.astype(np.int64)
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a ``.npy`` header, read without touching the data."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version in ((2, 0), (3, 0)):
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    if any(dim < 0 for dim in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    return tuple(shape), dtype
 
 
 def group_positions(groups: np.ndarray, xcoords: np.ndarray, ycoords: np.ndarray) -> np.ndarray:

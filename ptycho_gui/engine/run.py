@@ -61,8 +61,13 @@ from ptycho_gui.engine.statistics import (
     statistics_from_moments,
     tensor_image_moments,
 )
-from ptycho_gui.engine.stitching import Stitcher
-from ptycho_gui.errors import IncompatibleInputsError
+from ptycho_gui.engine.stitching import (
+    CanvasTooLargeError,
+    Stitcher,
+    canvas_side,
+    check_canvas_size,
+)
+from ptycho_gui.errors import IncompatibleInputsError, InvalidInputError
 from ptycho_gui.io.checkpoints import LoadedModel
 from ptycho_gui.io.datasets import ScanDataset
 from ptycho_gui.types import STITCH_MODES, BatchResult, BatchStats, Canvas, RunSettings
@@ -88,6 +93,7 @@ class InferenceRun:
         self.groups = self._make_groups()
         self.member_positions = group_positions(self.groups, dataset.xcoords, dataset.ycoords)
         self.positions = output_positions(self.member_positions, model.output_channels)
+        self._check_canvas_extent()
         energies = dataset.pattern_energies()[self.groups.ravel()]
         self.input_scale, self.normalization_description = resolve_input_scale(
             settings.normalization, model.normalization, energies, model.N
@@ -124,6 +130,14 @@ class InferenceRun:
             self.neighbors,
             self.settings.seed,
         )
+
+    def _check_canvas_extent(self) -> None:
+        """Refuse, before any allocation, positions that would need an absurd canvas (the dataset is at fault)."""
+        side = canvas_side(self.settings.stitch, self.settings.crop, self.model.N, self.positions)
+        try:
+            check_canvas_size(side)
+        except CanvasTooLargeError as exc:
+            raise InvalidInputError(self.dataset.path, str(exc)) from exc
 
     @property
     def n_groups(self) -> int:

@@ -27,6 +27,31 @@ DENOMINATOR_EPS = 1e-9
 COVERED_WEIGHT = 1e-6
 """A canvas pixel counts as covered when its summed crop weight exceeds this."""
 
+MAX_CANVAS_PIXELS = 1 << 26
+"""Largest canvas stitched (8192², 1.5 GiB of accumulators): scans far wider are refused before allocating."""
+
+
+class CanvasTooLargeError(ValueError):
+    """The positions span more than MAX_CANVAS_PIXELS: the canvas is refused before any allocation."""
+
+
+def canvas_side(mode: str, crop: int, N: int, positions: np.ndarray) -> int:
+    """Side of the square canvas a stitch of ``positions`` (G, C, 2) needs, computed without allocating."""
+    points = _frame_points(mode, np.asarray(positions, dtype=np.float64))
+    offsets = _offsets(mode, points, _frame_center(mode, points))
+    start, stop = _crop_bounds(N, min(crop, N) if mode == "ptychopinn-cli" else crop, mode)
+    return (stop - start) + 2 * _even_ceil(np.abs(offsets).max())
+
+
+def check_canvas_size(side: int) -> None:
+    """Refuse a canvas above MAX_CANVAS_PIXELS (CanvasTooLargeError naming its size)."""
+    if side * side > MAX_CANVAS_PIXELS:
+        gib = (side + 1) ** 2 * 24 / 2**30
+        raise CanvasTooLargeError(
+            f"scan positions span {side} px: the {side}×{side} canvas would need {gib:.1f} GiB "
+            f"(cap {MAX_CANVAS_PIXELS} px); some positions lie far outside the scan"
+        )
+
 
 def _crop_bounds(N: int, crop: int, mode: str) -> tuple[int, int]:
     """Rows/columns [start, stop) of the central crop; the replicas keep TF's even-length slice."""
@@ -115,6 +140,7 @@ class Stitcher:
         crop_len = self._crop_stop - self._crop_start
         self._pad = _even_ceil(np.abs(frame_offsets).max())
         self.size = crop_len + 2 * self._pad
+        check_canvas_size(self.size)
         self._allocate()
         self._added = np.zeros(positions.shape[0], dtype=bool)
         self._last_add_updates = 0

@@ -7,7 +7,6 @@ scripts read them unchanged. Where PtychoPINN writes a placeholder image, a real
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from matplotlib.figure import Figure
 
 from ptycho_gui.engine.statistics import patch_stats_logger_entry
 from ptycho_gui.export.atomic import write_bytes_atomic, write_text_atomic
+from ptycho_gui.export.json_text import dumps_finite
 from ptycho_gui.types import BatchResult, Canvas
 
 PATCH_LIMIT = 16
@@ -90,8 +90,10 @@ class PatchAmplitudeMoments:
         self.minimum = min(self.minimum, float(amp.min()))
         self.maximum = max(self.maximum, float(amp.max()))
 
-    def as_dict(self) -> dict[str, float]:
-        """Population moments, as PtychoPINN's ``stats.json`` reports them."""
+    def as_dict(self) -> dict[str, float | None]:
+        """Population moments, as PtychoPINN's ``stats.json`` reports them (null before any batch: a run stopped early)."""
+        if self.count == 0:
+            return dict.fromkeys(("mean", "std", "min", "max", "var_zero_mean"))
         mean = self.total / self.count
         return {
             "mean": float(mean),
@@ -138,8 +140,12 @@ class DebugDumpCollector:
                     self.first_patches.append(np.abs(result.patches[b, c]))
                     self.first_labels.append(f"group {group} ch {c} (row {result.groups[b, c]})")
 
-    def write(self, out_dir: Path, canvas: Canvas, positions: np.ndarray, patch_size: int) -> list[Path]:
-        """Write ``debug_dump/`` and ``analysis/`` under ``out_dir``; return the files written."""
+    def write(self, out_dir: Path, canvas: Canvas, positions: np.ndarray, patch_size: int,
+              overwrite: bool = True) -> list[Path]:
+        """Write ``debug_dump/`` and ``analysis/`` under ``out_dir`` (no symlink below it followed); return the files.
+
+        Non-finite numbers (a network gone NaN) are written as JSON ``null``, never ``NaN``.
+        """
         dump, analysis = out_dir / "debug_dump", out_dir / "analysis"
         offsets = stitched_offsets(positions, canvas.stitch)
         amplitudes = np.stack(self.first_patches) if self.first_patches else np.zeros((0, patch_size, patch_size))
@@ -150,13 +156,13 @@ class DebugDumpCollector:
             dump / "stats.json": _json(stats_json(self.moments.as_dict(), canvas)),
             analysis / "torch_patch_stats.json": _json(self.stats_entries),
         }
-        written = [write_text_atomic(path, text, overwrite=True) for path, text in files.items()]
-        written.append(write_bytes_atomic(dump / "pred_patches_amp_grid.png", patch_grid_png(amplitudes, pinn_titles), True))
-        written.append(
-            write_bytes_atomic(analysis / "torch_patch_grid.png", patch_grid_png(amplitudes, self.first_labels), True)
-        )
+        written = [write_text_atomic(path, text, overwrite, out_dir) for path, text in files.items()]
+        written.append(write_bytes_atomic(dump / "pred_patches_amp_grid.png", patch_grid_png(amplitudes, pinn_titles),
+                                          overwrite, out_dir))
+        written.append(write_bytes_atomic(analysis / "torch_patch_grid.png",
+                                          patch_grid_png(amplitudes, self.first_labels), overwrite, out_dir))
         return written
 
 
 def _json(payload: object) -> str:
-    return json.dumps(payload, indent=2) + "\n"
+    return dumps_finite(payload, indent=2) + "\n"

@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ptycho_gui.export.atomic import ExportError
+from ptycho_gui.export.atomic import ExportError, check_output_paths
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle
 from ptycho_gui.render.patch_grid import GridOptions
@@ -134,10 +134,7 @@ def plan_files(request: ExportRequest) -> list[PlannedFile]:
 
 def check_destinations(files: list[PlannedFile], out_dir: Path, overwrite: bool) -> None:
     """Fail before any work: existing files without overwrite, or a folder that cannot be written."""
-    existing = [str(f.path) for f in files if f.path.exists()]
-    if existing and not overwrite:
-        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise ExportError(f"{shown}: already exist{'s' if len(existing) == 1 else ''} (use --force to overwrite)")
+    check_output_paths(out_dir, [f.path for f in files], overwrite)
     for folder in sorted({f.path.parent for f in files} | {Path(out_dir)}):
         probe_writable(folder)
 

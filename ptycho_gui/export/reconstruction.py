@@ -16,7 +16,9 @@ and datasets ``frc_frequency``, ``frc_curve``, ``frc_half_bit``, ``amplitude_err
 
 from __future__ import annotations
 
-import json
+import errno
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -28,6 +30,7 @@ from ptycho_gui.analysis.residual import ResidualAccumulator
 from ptycho_gui.engine.device import device_label
 from ptycho_gui.engine.run import InferenceRun, RunOutput
 from ptycho_gui.engine.statistics import canvas_statistics, per_batch_means
+from ptycho_gui.export.json_text import dumps_finite
 from ptycho_gui.types import BatchResult, Canvas
 
 
@@ -48,7 +51,7 @@ class ReconstructionWriter:
     def write_batch(self, result: BatchResult) -> None:
         """Store one batch's patches at their group rows (batches are contiguous ranges)."""
         first, last = int(result.group_indices[0]), int(result.group_indices[-1]) + 1
-        self._patches[first:last] = result.patches
+        _h5_write(lambda: self._patches.__setitem__(slice(first, last), result.patches))
 
     def finish(
         self,
@@ -58,6 +61,15 @@ class ReconstructionWriter:
         comparison: Comparison | None = None,
     ) -> None:
         """Write the canvas, statistics, residual and metrics (when given), then close the file."""
+        _h5_write(lambda: self._finish(output, residual, probe_source, comparison))
+
+    def _finish(
+        self,
+        output: RunOutput,
+        residual: ResidualAccumulator | None,
+        probe_source: str,
+        comparison: Comparison | None,
+    ) -> None:
         write_canvas(self._file, output.canvas)
         stats = self._file.create_group("stats")
         for name, values in output.history.as_arrays().items():
@@ -74,9 +86,34 @@ class ReconstructionWriter:
         self._file.close()
 
     def close(self) -> None:
-        """Close without finishing (after a failure); the caller discards the file."""
+        """Close without finishing (after a failure); the caller discards the file.
+
+        The dataset handle is released before the file, so no h5py object outlives a file whose last
+        write failed (a full disk): deallocating one afterwards crashed the process.
+        """
+        self._patches = None
         if self._file.id.valid:
-            self._file.close()
+            try:
+                self._file.close()
+            except (OSError, RuntimeError):
+                # The write already failed and the caller deletes this file; HDF5 cannot flush it.
+                return
+
+
+def _h5_write(action: Callable[[], None]) -> None:
+    """Run an h5py write; a failure (full disk) is re-raised as a plain OSError *after* the except block,
+
+    so h5py's own frames (holding dataset handles) are released while the file is still open. A
+    handle freed after its file was closed in that state crashed the process (segfault).
+    """
+    failure: tuple[int, str] | None = None
+    try:
+        action()
+    except (OSError, RuntimeError) as exc:
+        code = getattr(exc, "errno", None) or errno.EIO
+        failure = (code, os.strerror(code) if getattr(exc, "errno", None) else " ".join(str(exc).split())[:160])
+    if failure is not None:
+        raise OSError(*failure)
 
 
 def run_attributes(run: InferenceRun) -> dict[str, object]:
@@ -108,7 +145,7 @@ def write_canvas(group: h5py.Group, canvas: Canvas) -> None:
     ds.attrs["crop"] = canvas.crop
     ds.attrs["center_xy"] = np.asarray(canvas.center_xy, dtype=np.float64)
     ds.attrs["mirrored"] = canvas.mirrored
-    ds.attrs["statistics_json"] = json.dumps(canvas_statistics(canvas))
+    ds.attrs["statistics_json"] = dumps_finite(canvas_statistics(canvas))
     group.create_dataset("canvas_weight", data=canvas.weight.astype(np.float32))
 
 
@@ -116,7 +153,7 @@ def write_metrics(group: h5py.Group, comparison: Comparison) -> None:
     """``/metrics``: the comparison's scalars as attributes, its JSON, FRC curves and error maps as datasets."""
     metrics = group.create_group("metrics")
     document = comparison.as_dict()
-    metrics.attrs["json"] = json.dumps(document, allow_nan=False)
+    metrics.attrs["json"] = dumps_finite(document)
     scalars = {"pixels": document["pixels"], "shift_xy": document["shift_xy"],
                "ramp_rad_per_px": document["phase"]["ramp_rad_per_px"],
                "frc_resolution_px": document["frc"]["resolution_px"], "frc_resolution_m": document["frc"]["resolution_m"]}

@@ -49,7 +49,14 @@ import numpy as np
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.hdf5_audit import audit_hdf5, check_readable_array
-from ptycho_gui.io.safe import MAX_PICKLE_BYTES, UnsafeContentError, check_zip_members, read_zip_member
+from ptycho_gui.io.safe import (
+    MAX_PICKLE_BYTES,
+    UnsafeContentError,
+    check_plain_tree,
+    check_zip_members,
+    read_zip_member,
+    scan_pickle,
+)
 
 DIFFRACTION_KEYS: tuple[str, ...] = ("diff3d", "diffraction")
 COORDINATE_KEYS: tuple[str, str] = ("xcoords", "ycoords")
@@ -64,6 +71,12 @@ EAGER_SCAN_BYTES = 256 << 20
 """Stacks up to this size are value-checked (and their energies computed) on open."""
 SCAN_CHUNK_BYTES = 32 << 20
 """Bytes of stored patterns read per step of the value-check pass."""
+MAX_PATTERNS = 10_000_000
+"""Scan positions accepted (real scans hold 10^3–10^6); checked from headers before any coordinate is read."""
+MAX_OBJECT_PIXELS = 1 << 25
+"""Largest objectGuess read (32 Mpx, 256 MiB as complex64); a larger one is ignored with a warning."""
+MAX_METADATA_DEPTH = 64
+MAX_METADATA_STRINGS = 1000
 
 HDF5_CHUNK_CACHE_BYTES = 64 << 20
 """Per-file HDF5 chunk cache: neighbouring groups re-read the same compressed chunks."""
@@ -326,6 +339,8 @@ class ScanDataset:
         self.format: str = source.format
         self.group: str | None = source.group
         self.notes: list[str] = []
+        self.warnings: list[str] = []
+        """Suspicious but usable data (also in ``notes``): shown on CLI stderr and in the GUI summary."""
         self.diffraction_key = self._diffraction_key()
         self.xcoords, self.ycoords = self._coordinates()
         self.n_patterns = len(self.xcoords)
@@ -340,6 +355,7 @@ class ScanDataset:
         self.probe = self._probe()
         self._object_key, self.object_shape = self._object_member()
         self._object: np.ndarray | None = None
+        self._warn_positions_outside_object()
         self._ground_truth_key, self._ground_truth = self._ground_truth_member()
         self.metadata = self._metadata()
         self.pixel_size_m = self._pixel_size()
@@ -365,7 +381,8 @@ class ScanDataset:
     def object_guess(self) -> np.ndarray | None:
         """``objectGuess`` as complex64 ``(H, W)`` (read on first access), or None."""
         if self._object is None and self._object_key is not None:
-            self._object = np.asarray(self._source.read_whole(self._object_key), dtype=np.complex64)
+            key = self._object_key
+            self._object = np.asarray(self._read(key, lambda: self._source.read_whole(key)), dtype=np.complex64)
         return self._object
 
     @property
@@ -418,6 +435,7 @@ class ScanDataset:
             "metadata_keys": None if self.metadata is None else sorted(self.metadata),
             "patterns_checked": self._energies is not None,
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
     def close(self) -> None:
@@ -455,9 +473,8 @@ class ScanDataset:
         missing = [key for key in COORDINATE_KEYS if key not in self._source.members]
         if missing:
             raise InvalidInputError(self.path, f"missing coordinate key(s) {', '.join(missing)} ({self._found()})")
+        self._check_coordinate_headers()
         x, y = (self._vector(key) for key in COORDINATE_KEYS)
-        if len(x) != len(y):
-            raise InvalidInputError(self.path, f"xcoords has {len(x)} positions but ycoords has {len(y)}")
         if len(x) == 0:
             raise InvalidInputError(self.path, "empty dataset: xcoords/ycoords hold no scan positions")
         for key, values in zip(COORDINATE_KEYS, (x, y)):
@@ -465,6 +482,38 @@ class ScanDataset:
             if bad:
                 raise InvalidInputError(self.path, f"{key} has {bad} non-finite value(s) (NaN or inf)")
         return x, y
+
+    def _check_coordinate_headers(self) -> None:
+        """Compare the coordinate lengths with each other and with the stack from headers, before reading."""
+        x, y = (self._source.members[key] for key in COORDINATE_KEYS)
+        for member in (x, y):
+            if len(member.shape) != 1 or member.dtype.kind not in "iuf":
+                raise InvalidInputError(self.path, f"{member.name} must be a 1-D real array; found {member.describe()}")
+        if x.shape != y.shape:
+            raise InvalidInputError(self.path, f"xcoords has {x.shape[0]} positions but ycoords has {y.shape[0]}")
+        count = x.shape[0]
+        if count > MAX_PATTERNS:
+            raise InvalidInputError(self.path, f"xcoords/ycoords declare {count} positions (cap {MAX_PATTERNS}); refused")
+        stack = self._source.members[self.diffraction_key]
+        if len(stack.shape) == 3 and count not in (stack.shape[0], stack.shape[2]):
+            held = stack.shape[0] if stack.shape[1] == stack.shape[2] else stack.shape[2]
+            raise InvalidInputError(
+                self.path, f"{stack.name} holds {held} patterns (shape {stack.shape}) but xcoords/ycoords hold {count} positions"
+            )
+
+    def _warn_positions_outside_object(self) -> None:
+        """Warn (without refusing) when scan positions fall outside objectGuess's extent."""
+        if self.object_shape is None:
+            return
+        height, width = self.object_shape
+        outside = (self.xcoords < 0) | (self.xcoords >= width) | (self.ycoords < 0) | (self.ycoords >= height)
+        count = int(np.count_nonzero(outside))
+        if count:
+            self._warn(f"{count} of {self.n_patterns} scan positions lie outside objectGuess ({height}×{width} px)")
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.notes.append(text)
 
     def _vector(self, key: str) -> np.ndarray:
         member = self._source.members[key]
@@ -505,6 +554,9 @@ class ScanDataset:
         if len(member.shape) != 2 or member.dtype.kind not in "iufc":
             self.notes.append(f"objectGuess ignored: {member.describe()} is not a 2-D (H, W) array")
             return None, None
+        if math.prod(member.shape) > MAX_OBJECT_PIXELS:
+            self._warn(f"objectGuess ignored: {member.describe()} exceeds {MAX_OBJECT_PIXELS} pixels")
+            return None, None
         return member.name, (member.shape[0], member.shape[1])
 
     def _ground_truth_member(self) -> tuple[str | None, _RowReader | None]:
@@ -529,8 +581,14 @@ class ScanDataset:
                 continue
             for text in candidates:
                 parsed = _json_object(text)
-                if parsed is not None:
-                    return parsed
+                if parsed is None:
+                    continue
+                try:
+                    check_plain_tree(parsed, max_depth=MAX_METADATA_DEPTH)
+                except UnsafeContentError as exc:
+                    self.notes.append(f"{key} skipped: {exc}")
+                    break
+                return parsed
             self.notes.append(f"{key} skipped: it holds no JSON object")
         return None
 
@@ -575,7 +633,8 @@ class ScanDataset:
             )
         if self._pending_note in self.notes:
             self.notes.remove(self._pending_note)
-        self.notes.extend(_value_warnings(self.diffraction_key, scan))
+        for text in _value_warnings(self.diffraction_key, scan):
+            self._warn(text)
         scan.energies.flags.writeable = False
         self._energies = scan.energies
 
@@ -718,6 +777,7 @@ def _strings_in_pickle(data: bytes) -> list[str]:
     """String arguments of a pickle's opcodes, found by walking it (``genops`` executes nothing)."""
     strings = []
     try:
+        scan_pickle(data, allow_code_opcodes=True)
         for _opcode, arg, _position in pickletools.genops(data):
             if isinstance(arg, str):
                 strings.append(arg)
@@ -725,6 +785,7 @@ def _strings_in_pickle(data: bytes) -> list[str]:
                 strings.append(bytes(arg).decode("utf-8", "replace"))
     except ValueError as exc:
         raise _MetadataSkipped(f"damaged pickle ({exc})") from exc
+    del strings[MAX_METADATA_STRINGS:]
     return strings
 
 
@@ -734,7 +795,7 @@ def _json_object(text: str) -> dict | None:
         return None
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

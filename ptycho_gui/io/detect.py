@@ -11,6 +11,7 @@ from ptycho_gui.io.datasets import has_hdf5_signature
 
 FileKind = Literal["checkpoint", "dataset"]
 PICKLE_PROTOCOL_OPCODE = b"\x80"
+ZIP_LOCAL_HEADER = b"PK\x03\x04"
 
 
 def detect_kind(path: str | Path) -> FileKind:
@@ -22,7 +23,7 @@ def detect_kind(path: str | Path) -> FileKind:
         raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
     try:
         with path.open("rb") as handle:
-            first = handle.read(1)
+            first = handle.read(4)
             if has_hdf5_signature(handle):
                 return "dataset"
     except OSError as exc:
@@ -34,7 +35,9 @@ def detect_kind(path: str | Path) -> FileKind:
         except zipfile.BadZipFile as exc:
             raise InvalidInputError(path, f"damaged zip archive ({exc})") from exc
         return _zip_kind(path, names)
-    if first == PICKLE_PROTOCOL_OPCODE:
+    if first == ZIP_LOCAL_HEADER:
+        raise InvalidInputError(path, "truncated or damaged zip archive (no central directory)")
+    if first[:1] == PICKLE_PROTOCOL_OPCODE:
         return "checkpoint"
     raise InvalidInputError(path, "neither a checkpoint (PtychoPINN bundle, torch/Lightning file) nor a dataset (NPZ, HDF5)")
 

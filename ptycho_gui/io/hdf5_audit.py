@@ -27,6 +27,11 @@ MAX_LOGICAL_BYTES = 1 << 40
 MAX_DIM = 1 << 31
 MAX_RANK = 8
 MAX_OBJECTS = 100_000
+MAX_CHUNK_BYTES = 64 << 20
+"""Largest chunk (the readers' chunk cache): a bigger one would be re-inflated for every row read."""
+SMALL_DATASET_BYTES = 64 << 20
+MAX_STORAGE_RATIO = 200.0
+"""Logical bytes per stored byte above which a dataset is a decompression bomb (or mostly unwritten)."""
 NUMERIC_KINDS = frozenset("biufc")
 
 
@@ -35,7 +40,13 @@ def audit_hdf5(file: h5py.File) -> None:
     path = Path(file.filename)
     soft_links = _walk(file, path)
     for owner, name, target in soft_links:
-        if owner.get(name) is None:
+        try:
+            resolved = owner.get(name)
+        except (RuntimeError, KeyError, OSError) as exc:
+            raise InvalidInputError(
+                path, f"soft link {_join(owner.name, name)} -> {target} cannot be resolved (a link loop?)"
+            ) from exc
+        if resolved is None:
             raise InvalidInputError(path, f"soft link {_join(owner.name, name)} -> {target} points to nothing")
 
 
@@ -101,6 +112,20 @@ def _audit_dataset(dataset: h5py.Dataset, path: Path) -> None:
         raise InvalidInputError(
             path, f"dataset {dataset.name} declares {logical_bytes} bytes (cap {MAX_LOGICAL_BYTES}); refused"
         )
+    if dataset.chunks:
+        chunk_bytes = int(np.prod(dataset.chunks, dtype=object)) * dataset.dtype.itemsize
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise InvalidInputError(
+                path, f"dataset {dataset.name} has chunks of {chunk_bytes} bytes (cap {MAX_CHUNK_BYTES}); refused"
+            )
+    if logical_bytes > SMALL_DATASET_BYTES:
+        stored = dataset.id.get_storage_size()
+        if logical_bytes > MAX_STORAGE_RATIO * max(stored, 1):
+            raise InvalidInputError(
+                path,
+                f"dataset {dataset.name} declares {logical_bytes} bytes but stores {stored} "
+                f"(over {MAX_STORAGE_RATIO:.0f}:1: a decompression bomb or unwritten data); refused",
+            )
 
 
 def _object_key(obj: h5py.HLObject) -> tuple[int, int]:

@@ -1,13 +1,15 @@
 """Build a family's network and load a checkpoint's tensors into it strictly.
 
 Every tensor is checked against the network before anything is allocated (the network is first
-built on torch's ``meta`` device, which holds shapes only); then the real network is built and
+built on torch's ``meta`` device, which holds shapes only, after its config passed the family's
+sane ranges and with its size capped); then the real network is built and
 loaded with ``strict=True``. Names the network registers twice (PtychoPINN's generator aliases)
 must hold identical tensors in the file, so nothing is silently overwritten.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
+from ptycho_gui.io.config_bounds import FAMILY_BOUNDS, check_ranges, meta_state_dict
 from ptycho_gui.io.loaded_model import LoadedModel
 from ptycho_gui.io.torch_config import Resolved
 from ptycho_gui.io.torch_files import first_line
@@ -30,12 +33,13 @@ def load_network(path: Path, family: str, config: Any, state_dict: Mapping[str, 
     build = NETWORKS.get(family)
     if build is None:
         raise UnsupportedModelError(path, f"architecture {family!r} is not supported (supported: {', '.join(NETWORKS)})")
+    if dataclasses.is_dataclass(config):
+        check_ranges(path, dataclasses.asdict(config), FAMILY_BOUNDS.get(family, {}), "config")
     try:
-        with torch.device("meta"):
-            skeleton = build(config)
+        expected = meta_state_dict(path, lambda: build(config))
     except MissingExtraError as exc:
         raise UnsupportedModelError(path, str(exc)) from exc
-    problems = state_dict_problems(skeleton.state_dict(), state_dict)
+    problems = state_dict_problems(expected, state_dict)
     if problems:
         raise InvalidInputError(path, "; ".join(problems))
     network = build(config)

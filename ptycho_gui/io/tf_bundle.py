@@ -4,7 +4,10 @@ Reads only zip members, JSON and HDF5 (``ptychopinn-tf-contract.md`` §2): the K
 (``metadata.json``, ``config.json``, ``model.weights.h5``) of ``diffraction_to_obj``, the
 ``intensity_scale`` attribute of its ``model.h5``, and ``params.dill`` through the inert reader
 (metadata only; ``custom_objects.dill`` is never read). The Keras graph is validated op by op and
-every weight shape is checked against the channel flow before any tensor is read; every dataset in
+every weight shape is checked against the channel flow before any tensor is read (N, channels,
+gridsize, filters, kernel and upsampling sizes within ``config_bounds.TF_BOUNDS``, all convolutions
+together within ``MAX_NETWORK_BYTES``, so nothing absurd is ever built); every zip member is read with
+a cap and nested zips get the same zip-bomb checks; every dataset in
 the weights file must be used. Refused with one line: SavedModel-era and Keras-2 bundles, Lambda
 layers, unknown layer classes, unexpected layer options, missing/extra/mis-shaped tensors.
 
@@ -27,12 +30,14 @@ import numpy as np
 import torch
 
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
+from ptycho_gui.io.config_bounds import MAX_NETWORK_BYTES, TF_BOUNDS, check_ranges
 from ptycho_gui.io.hdf5_audit import audit_hdf5
 from ptycho_gui.io.inert_pickle import load_inert_pickle, plain_value
 from ptycho_gui.io.loaded_model import LoadedModel
 from ptycho_gui.io.safe import (
     MAX_PICKLE_BYTES,
     UnsafeContentError,
+    check_nested_zip,
     check_zip_members,
     load_plain_pickle,
     read_zip_member,
@@ -128,6 +133,7 @@ def open_tf_bundle(path: Path, sha256: str):
             _refuse_savedmodel(path, names)
             manifest = _manifest(path, archive, names)
             keras_bytes = _member(path, archive, f"{MODEL_ENTRY}/model.keras", MAX_KERAS_BYTES)
+            check_nested_zip(keras_bytes, f"{MODEL_ENTRY}/model.keras")
             model_h5 = _optional_member(archive, names, f"{MODEL_ENTRY}/model.h5", MAX_MODEL_H5_BYTES, path)
             params = _params(archive, names)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
@@ -318,6 +324,7 @@ class _GraphReader:
     def __init__(self, path: Path, params: dict):
         self.path, self.params = path, params
         self.ops: list[KerasOp] = []
+        self.weight_bytes = 0
         self.shapes: dict[str, _Shape] = {}
         self.conv_shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...] | None]] = {}
         self.facts: dict = {}
@@ -410,6 +417,7 @@ class _GraphReader:
             self.fail(name, "second image input")
         if shape[1] != shape[2] or shape[1] % 4:
             self.fail(name, f"input {shape[1]}×{shape[2]} is not square with N divisible by 4")
+        check_ranges(self.path, {"N": shape[1], "C": shape[3]}, TF_BOUNDS, f"config.json layer {name!r}")
         self.image_input = name
         return KerasOp(name, "input", ()), _Shape(shape[1], shape[2], shape[3])
 
@@ -433,6 +441,10 @@ class _GraphReader:
         filters, activation, bias = config.get("filters"), config.get("activation"), config.get("use_bias")
         if not (_is_int(filters) and filters > 0):
             self.fail(name, f"Conv2D filters {filters!r} is not a positive integer")
+        check_ranges(self.path, {"filters": filters, "kernel_size": k[0]}, TF_BOUNDS, f"config.json layer {name!r}")
+        self.weight_bytes += 4 * (k[0] * k[0] * src.c + 1) * filters
+        if self.weight_bytes > MAX_NETWORK_BYTES:
+            self.fail(name, f"the graph's convolutions would need over {MAX_NETWORK_BYTES >> 30} GiB; refused")
         if activation not in ACTIVATIONS:
             self.fail(name, f"Conv2D activation {activation!r} is not supported", unsupported=True)
         if not isinstance(bias, bool):
@@ -457,7 +469,7 @@ class _GraphReader:
         src = self._real(name, inputs[0])
         size = config.get("size")
         if not (isinstance(size, list) and len(size) == 2 and size[0] == size[1] and _is_int(size[0])
-                and size[0] > 0) or config.get("interpolation") != "nearest" \
+                and 0 < size[0] <= TF_BOUNDS["upsample"][1]) or config.get("interpolation") != "nearest" \
                 or config.get("data_format") != "channels_last":
             self.fail(name, f"UpSampling2D size {size!r} / {config.get('interpolation')!r} is not supported", True)
         f = size[0]
@@ -613,6 +625,7 @@ class _GraphReader:
         gridsize = math.isqrt(C)
         if gridsize * gridsize != C:
             raise InvalidInputError(self.path, f"input has {C} channels, not a square gridsize")
+        check_ranges(self.path, {"gridsize": gridsize}, TF_BOUNDS, "config.json")
         facts = {**self.facts, "gridsize": gridsize, "output_name": out_name,
                  "obj_channels": self.shapes[combines[0].name].c}
         return _Graph(self.ops, self.conv_shapes, N, C, facts)

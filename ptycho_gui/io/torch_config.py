@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ptycho_gui.errors import InvalidInputError, UnsupportedModelError
+from ptycho_gui.io.config_bounds import CNN_BOUNDS, FNO_BOUNDS, UNO_BOUNDS, check_ranges
 from ptycho_gui.io.torch_files import is_int as _is_int
 from ptycho_gui.io.torch_files import scalar as _scalar
 from ptycho_gui.models import NETWORKS
@@ -108,6 +109,9 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
             values[name] = default
             sources[name] = f"PtychoPINN default (absent from {where})"
             absent.append(name)
+    check_ranges(path, {"N": N, "C": C, "num_datasets": num_datasets, **{GENERATOR_FIELDS[name][0]: value
+                                                                    for name, value in values.items()}},
+                 UNO_BOUNDS if family == UNO_FAMILY else FNO_BOUNDS, "config")
     try:
         if family == UNO_FAMILY:
             cfg = UnoConfig(N=N, C=C, output_mode=values["generator_output_mode"], num_datasets=num_datasets)
@@ -368,6 +372,7 @@ def _gridsize(path: Path, data_config: Mapping, C: int) -> int:
 
 def _make_config(path: Path, **kwargs) -> CnnConfig:
     """CnnConfig, with its refusals reported as an UnsupportedModelError on this file."""
+    check_ranges(path, kwargs, CNN_BOUNDS, "config")
     try:
         return CnnConfig(**kwargs)
     except ValueError as exc:

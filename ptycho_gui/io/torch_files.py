@@ -5,25 +5,20 @@ Shared by the checkpoint format modules (``torch_bundle``, ``lightning_ckpt``, `
 
 from __future__ import annotations
 
-import io
-import pickle
-import re
-import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
 from pathlib import Path
-
-import torch
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.safe import (
     MAX_PICKLE_BYTES,
     MAX_ZIP_MEMBER_BYTES,
     UnsafeContentError,
+    check_nested_zip,
     load_plain_pickle,
     read_zip_member,
 )
+from ptycho_gui.io.tensor_checks import check_state_dict, load_torch
 
 ZIP_LOCAL_HEADER = b"PK\x03\x04"
 PICKLE_PROTO = b"\x80"
@@ -32,26 +27,8 @@ SNIFF_BYTES = 16 << 20
 
 
 def torch_load(path: Path, source, what: str):
-    """``torch.load(weights_only=True)`` on CPU, every failure turned into a one-line refusal."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            return torch.load(source, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as exc:
-        raise InvalidInputError(path, _unpickling_problem(what, str(exc))) from exc
-    except (RuntimeError, EOFError, ValueError, TypeError, KeyError, AttributeError, IndexError,
-            OverflowError, zipfile.BadZipFile) as exc:
-        raise InvalidInputError(path, f"{what} is not a readable torch file ({first_line(str(exc))})") from exc
-
-
-def _unpickling_problem(what: str, message: str) -> str:
-    """One line out of torch's multi-paragraph weights-only refusal, naming a refused global."""
-    found = re.search(r"GLOBAL ([\w.]+)", message)
-    if found:
-        return f"{what} refused: its pickle asks for {found.group(1)} (code execution is never allowed)"
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    detail = next((lines[i - 1] for i, line in enumerate(lines) if line.startswith("Check the documentation")), "")
-    return f"{what} is not a readable torch file ({detail or first_line(message)})"
+    """Every torch load goes through the shared vetted loader (budgets, weights-only, tensor checks)."""
+    return load_torch(path, source, what)
 
 
 def first_line(text: str, limit: int = 160) -> str:
@@ -72,18 +49,15 @@ def torch_member(path: Path, archive: zipfile.ZipFile, name: str, max_bytes: int
     """A torch-saved member, loaded weights-only from memory."""
     try:
         data = read_zip_member(archive, name, max_bytes)
+        check_nested_zip(data, name)
     except UnsafeContentError as exc:
         raise InvalidInputError(path, f"{name}: {exc}") from exc
-    return torch_load(path, io.BytesIO(data), name)
+    return torch_load(path, data, name)
 
 
 def as_state_dict(path: Path, candidate, where: str) -> dict:
-    """``candidate`` as a name → tensor dict, or a refusal."""
-    if not isinstance(candidate, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in candidate.items()
-    ):
-        raise InvalidInputError(path, f"{where} is not a state dict (names → tensors)")
-    return dict(candidate)
+    """``candidate`` as a name → tensor dict, or a refusal (shared tensor checks)."""
+    return check_state_dict(path, candidate, where)
 
 
 def torch_file_head(path: Path) -> bytes | None:
