@@ -97,10 +97,10 @@ def test_physics_probe_prefers_the_checkpoints_then_the_datasets(tmp_path: Path)
 
     from ptycho_gui.errors import IncompatibleInputsError
 
-    config = SimpleNamespace(object_big=True)
+    config = {"object_big": True}
     dataset = SimpleNamespace(probe=np.ones((4, 4), np.complex64), path=tmp_path / "scan.npz")
-    stored = SimpleNamespace(probe=2 * np.ones((4, 4)), path=tmp_path / "a.zip", cnn_config=config, gridsize=2)
-    bare = SimpleNamespace(path=tmp_path / "b.zip", cnn_config=config, gridsize=2)
+    stored = SimpleNamespace(probe=2 * np.ones((4, 4)), path=tmp_path / "a.zip", config=config, gridsize=2)
+    bare = SimpleNamespace(path=tmp_path / "b.zip", config=config, gridsize=2)
     assert physics_model_for(stored, dataset).probe[0, 0] == 2
     assert physics_model_for(bare, dataset).probe_source == "probeGuess of scan.npz"
     with pytest.raises(IncompatibleInputsError, match="no probe"):
