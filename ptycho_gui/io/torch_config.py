@@ -141,6 +141,18 @@ def resolve_generator(path: Path, family: str, fields_: Mapping, where: str, N: 
     return Resolved(family, cfg, config, source, unverified, notes, None, sources)
 
 
+def _params_run_fields(params: Mapping) -> dict:
+    """What a metadata-free bundle's params.dill says about the training run (shown, not used to build)."""
+    return {
+        "mode": "Unsupervised",
+        "physics_forward_mode": "amplitude",
+        "nphotons": _scalar(params.get("nphotons")),
+        "intensity_scale": _scalar(params.get("intensity_scale")),
+        "n_groups": _scalar(params.get("n_groups")),
+        "train_data_file": _scalar(params.get("train_data_file_path")),
+    }
+
+
 def _physics_fields(path: Path, fields_: Mapping, where: str, sources: dict) -> dict:
     """``object_big`` and ``probe_big``: they change no tensor, only PtychoPINN's physics (merge/extract, probe)."""
     values = {}
@@ -169,14 +181,7 @@ def _generator_from_params(path: Path, family: str, params: dict, state_dict: di
         "metadata-free bundle: configuration from params.dill (PtychoPINN's own strict re-check would "
         "compare it against a cnn and refuse it)"
     )
-    resolved.config.update(
-        mode="Unsupervised",
-        physics_forward_mode="amplitude",
-        nphotons=_scalar(params.get("nphotons")),
-        intensity_scale=_scalar(params.get("intensity_scale")),
-        n_groups=_scalar(params.get("n_groups")),
-        train_data_file=_scalar(params.get("train_data_file_path")),
-    )
+    resolved.config.update(_params_run_fields(params))
     resolved.sources.update(num_datasets="state_dict model.forward_model.alpha")
     set_training_neighbors(resolved, params.get("neighbor_count"), "params.dill neighbor_count")
     return resolved
@@ -301,14 +306,7 @@ def resolve_from_params(path: Path, params: dict, state_dict: dict) -> Resolved:
     )
     notes += _config_notes(cfg)
     config = _config_dict(cfg, gridsize)
-    config.update(
-        mode="Unsupervised",
-        physics_forward_mode="amplitude",
-        nphotons=_scalar(params.get("nphotons")),
-        intensity_scale=_scalar(params.get("intensity_scale")),
-        n_groups=_scalar(params.get("n_groups")),
-        train_data_file=_scalar(params.get("train_data_file_path")),
-    )
+    config.update(_params_run_fields(params))
     sources = {name: "params.dill" for name in config}
     sources.update({name: "state_dict tensor names" for name in introspected})
     sources.update(cnn_output_mode="assumed (PtychoPINN default)", num_datasets="state_dict model.forward_model.alpha")
