@@ -29,12 +29,14 @@ def raster(m: int = M, spacing: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def big_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 50,000-position HDF5 scan whose diffraction is an unwritten chunked dataset (a small file)."""
+    """A 50,000-position HDF5 scan kept small: its first 512 patterns are written, the rest of the chunked stack
+    reads as the fill value (the reader refuses stacks storing under 1/200 of their size as possible bombs)."""
     path = tmp_path_factory.mktemp("scale") / "scan_50000.h5"
     x, y = raster()
     with h5py.File(path, "w") as f:
         f["xcoords"], f["ycoords"] = x, y
-        f.create_dataset("diff3d", (M, 64, 64), dtype=np.float32, chunks=(16, 64, 64), fillvalue=1.0)
+        stack = f.create_dataset("diff3d", (M, 64, 64), dtype=np.float32, chunks=(16, 64, 64), fillvalue=1.0)
+        stack[:512] = 1.0
     return path
 
 
@@ -92,7 +94,7 @@ def test_uncovered_mask_is_one_byte_a_pixel_painted_grey_only_where_uncovered(qt
 def test_window_at_50000_positions_keeps_overlays_bounded_and_the_offsets_table_to_one_batch(make_window, qtbot,
                                                                                           big_scan):
     window = make_window(RunSettings(device="cpu", batch_size=8, n_groups=16, num_threads=1))
-    assert window.open_files([demo_paths()[0], big_scan])
+    assert window.open_files([demo_paths()[0], big_scan]), window.last_error
     session = window.session
     window.session.redraws.flush()
     canvas_view, offsets_view = window.views["canvas"], window.views["offsets"]
