@@ -97,7 +97,7 @@ def test_svg_parses_as_xml_and_holds_every_tile_label_as_text(grid, tmp_path):
     assert "batch 1" in texts and any("wts.h5.zip" in t for t in texts)
 
 
-def test_pdf_opens_and_holds_the_labels_as_text(grid, tmp_path):
+def test_pdf_opens_and_holds_the_labels_as_text(grid, dataset_path, tmp_path):
     if shutil.which("pdftotext") is None:
         if os.environ.get("CI"):
             raise RuntimeError("CI must install poppler-utils (.ci/run does)")
@@ -110,4 +110,4 @@ def test_pdf_opens_and_holds_the_labels_as_text(grid, tmp_path):
     for k in range(len(tiles)):
         first, second = tiles.label(k)
         assert first in text and second in text
-    assert "lines_n64_test.npz" in text
+    assert dataset_path.name in text

@@ -161,9 +161,18 @@ class StopSignals:
             yield self
             return
         previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous_hook = sys.unraisablehook
+
+        def hook(unraisable) -> None:
+            """A stop signal that lands in a finalizer cannot abort there; the loop still stops after its batch."""
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+                previous_hook(unraisable)
+
+        sys.unraisablehook = hook
         try:
             yield self
         finally:
+            sys.unraisablehook = previous_hook
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -257,6 +257,7 @@ class Stitcher:
         self._num += num
         self._den += den
         self._added[group_indices] = True
+        self._mark_dirty(0, self.size + 1, 0, self.size + 1)
 
     def canvas(self) -> Canvas:
         """The canvas of everything added so far, with its frame (a copy: later batches do not change it).
