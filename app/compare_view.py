@@ -3,7 +3,8 @@
 Reconstruction (registered, scale, offset and ramp removed) and reference share one colour range, automatic
 or typed; the error map has its own symmetric range. The metrics table and the FRC curve show
 ``ptycho_gui.analysis.comparison``'s result. Comparisons run on a background thread whenever the canvas
-changes; the dock always shows the last finished one, and at most one more is queued.
+changes; the dock always shows the last finished one, and at most one more is queued. A saved
+reconstruction (a sweep row) can take the live canvas's place until "Back to the run" or new files.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ from ptycho_gui.app.compare_model import (
     CompareFigure,
     CompareState,
     Reference,
+    SavedSubject,
     checkpoint_reference,
     compare_figure,
     metrics_rows,
     reconstruction_reference,
+    reference_of_file,
+    saved_subject,
     truth_reference,
 )
 from ptycho_gui.app.controls import compact_combo, labelled
@@ -90,6 +94,9 @@ class CompareView(QWidget):
         self.reference_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.use_truth = QPushButton("objectGuess")
         self.use_truth.setToolTip("compare with the dataset's true object")
+        self.back_to_run = QPushButton("Back to the run")
+        self.back_to_run.setToolTip("compare the live run's canvas again instead of the saved reconstruction")
+        self.back_to_run.setVisible(False)
         self.mode = compact_combo(COMPLEX_MODES, "what to show of the complex images")
         self.unwrap = QCheckBox("unwrap")
         self.unwrap.setToolTip("unwrap the phase (scikit-image unwrap_phase) before showing it")
@@ -138,7 +145,7 @@ class CompareView(QWidget):
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         for widget in (labelled("Show", self.mode), self.unwrap, labelled("Range", self.levels_edit),
-                       labelled("Error range", self.error_levels_edit), self.use_truth):
+                       labelled("Error range", self.error_levels_edit), self.use_truth, self.back_to_run):
             controls.addWidget(widget)
         controls.addWidget(self.reference_label, 1)
         images = QGridLayout()
@@ -167,6 +174,7 @@ class CompareView(QWidget):
         for plot in self.plots.values():
             install_export_action(plot.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
         self.use_truth.clicked.connect(self.use_ground_truth)
+        self.back_to_run.clicked.connect(self.use_ground_truth)
         self.mode.currentTextChanged.connect(lambda _text: self._refigure())
         self.unwrap.toggled.connect(lambda _on: self._refigure())
         self.levels_edit.editingFinished.connect(self._refigure)
@@ -180,13 +188,28 @@ class CompareView(QWidget):
         """Compare with ``reference`` from now on (None: nothing to compare with)."""
         self.state.set_reference(reference)
         self.figure = None
-        self.reference_label.setText(f"Reference: {reference.label}" if reference else "Reference: none")
+        subject = self.state.subject
+        compared = f"{subject.label} (saved) against " if subject is not None else ""
+        self.reference_label.setText(f"{compared}Reference: {reference.label}" if reference else "Reference: none")
+        self.back_to_run.setVisible(subject is not None)
         self._draw()
         self.request_comparison()
 
+    def open_saved(self, reconstruction: str | Path, reference: str | Path | None) -> None:
+        """Compare a saved reconstruction.h5 (in place of the live canvas) with a dataset's objectGuess or another
+        reconstruction.h5, as ``ptycho-inspect metrics`` does; raises InvalidInputError naming a bad file."""
+        subject: SavedSubject = saved_subject(reconstruction)
+        chosen = reference_of_file(reference) if reference is not None else None
+        self.state.subject, self._rect = subject, None
+        if chosen is None:
+            self.status.setText(f"{subject.label}: no reference (no reachable dataset and no second row selected)")
+        self.set_reference(chosen)
+
     @Slot()
     def use_ground_truth(self) -> None:
-        """The dataset's objectGuess as the reference (says so when the dataset has none)."""
+        """The live run against its dataset's objectGuess (says so when the dataset has none)."""
+        if self.state.subject is not None:
+            self.state.subject, self._rect = None, None
         dataset = self._session.dataset
         reference = truth_reference(dataset) if dataset is not None else None
         if reference is None:
@@ -215,26 +238,36 @@ class CompareView(QWidget):
 
     @Slot()
     def _on_files_changed(self) -> None:
-        if self.state.reference is None or self.state.reference.kind == "objectGuess":
+        if self.state.subject is not None:
+            self.use_ground_truth()
+        elif self.state.reference is None or self.state.reference.kind == "objectGuess":
             dataset = self._session.dataset
             self.set_reference(truth_reference(dataset) if dataset is not None else None)
 
     # ------------------------------------------------------------------ computing (off the GUI thread)
     @Slot(object)
     def _on_canvas_changed(self, _canvas: object) -> None:
-        self.request_comparison()
+        if self.state.subject is None:
+            self.request_comparison()
+
+    def compared_canvas(self):
+        """The canvas being judged: the pinned saved reconstruction, else the live run's."""
+        return self.state.subject.canvas if self.state.subject is not None else self._session.canvas
 
     def request_comparison(self) -> None:
         """Compare the current canvas in the background (or once more after the comparison in progress)."""
         if self._busy:
             self._stale = True
             return
-        canvas, reference = self._session.canvas, self.state.reference
+        canvas, reference = self.compared_canvas(), self.state.reference
         if canvas is None or reference is None:
             return
         self._busy, self._stale = True, False
         dataset = self._session.dataset
-        pixel = dataset.pixel_size_m if dataset is not None else None
+        if self.state.subject is not None:
+            pixel = reference.pixel_size_m
+        else:
+            pixel = dataset.pixel_size_m if dataset is not None else None
         batches = len(self._session.done)
         options = self._figure_options()
         if options is None:
@@ -254,8 +287,10 @@ class CompareView(QWidget):
             self.status.setText(f"cannot compare: {error.splitlines()[0]}")
         elif result[3] is self.state.reference:
             self.state.comparison, self.figure, self.state.compared_batches = result[0], result[1], result[2]
-            self.status.setText(f"compared the canvas of {result[2]} of {self._session.n_batches} batches "
-                                f"with {self.state.reference.label}")
+            subject = self.state.subject
+            compared = (f"the saved {subject.label}" if subject is not None
+                        else f"the canvas of {result[2]} of {self._session.n_batches} batches")
+            self.status.setText(f"compared {compared} with {self.state.reference.label}")
             self._draw()
         if self._stale:
             self.request_comparison()
@@ -298,7 +333,7 @@ class CompareView(QWidget):
         return figure.reference_values if name == "reference" else figure.reconstruction_values
 
     def _draw(self) -> None:
-        figure, canvas = self.figure, self._session.canvas
+        figure, canvas = self.figure, self.compared_canvas()
         self.wheel.setVisible(figure is not None and figure.mode == "complex (HSV)")
         if figure is None or canvas is None:
             for plot in self.plots.values():

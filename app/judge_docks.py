@@ -40,7 +40,7 @@ class JudgeDocks(QObject):
         self.window = window
         session = window.session
         self.compare = CompareView(session)
-        self.diffraction = DiffractionView(session, lambda: self.compare.state)
+        self.diffraction = DiffractionView(session, self._live_compare_state)
         self.docks: dict[str, QDockWidget] = {}
         for name, title, view in (("compare", "Compare", self.compare),
                                   ("diffraction", "Diffraction", self.diffraction)):
@@ -64,6 +64,10 @@ class JudgeDocks(QObject):
         session.sigBatchChanged.connect(lambda _batch: self.complex_layers["patches"].refresh())
         session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
         session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
+
+    def _live_compare_state(self):
+        """The Compare dock's state while it judges the live run (a pinned saved reconstruction ranks nothing)."""
+        return self.compare.state if self.compare.state.subject is None else None
 
     def _attach_tools(self, name: str, source) -> None:
         """Give a view's image plot the ROI/profile tools and the complex (HSV) layer, in a row under the plot."""
@@ -149,6 +153,17 @@ class JudgeDocks(QObject):
             self.compare.open_reconstruction(path)
         except (PtychoGuiError, ValueError, OSError) as exc:
             self.window.report_error("Cannot open reconstruction", str(exc))
+            return False
+        self.docks["compare"].show()
+        self.docks["compare"].raise_()
+        return True
+
+    def open_saved(self, reconstruction: str | Path, reference: str | Path | None) -> bool:
+        """Judge a saved reconstruction.h5 (a sweep row) against a dataset's truth or another reconstruction."""
+        try:
+            self.compare.open_saved(reconstruction, reference)
+        except (PtychoGuiError, ValueError, OSError) as exc:
+            self.window.report_error("Cannot compare", str(exc))
             return False
         self.docks["compare"].show()
         self.docks["compare"].raise_()

@@ -20,7 +20,7 @@ from ptycho_gui.app.run_controls_view import RunControlsView
 from ptycho_gui.app.session import Session
 from ptycho_gui.app.statistics_view import StatisticsView
 from ptycho_gui.app.summary_view import SummaryView
-from ptycho_gui.app.sweep_view import SweepComparisonDialog, SweepView
+from ptycho_gui.app.sweep_view import SweepView
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.io.detect import detect_kind
 from ptycho_gui.sweep.table import read_sweep
@@ -66,7 +66,6 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str, str] | None = None
         """(title, message, details) of the last error reported to the user."""
         self.message_box: QMessageBox | None = None
-        self.sweep_comparison: SweepComparisonDialog | None = None
         self._close_pending = False
         self._default_sizes_pending = False
         self._focus_given = False
@@ -342,13 +341,8 @@ class MainWindow(QMainWindow):
         return True
 
     def compare_sweep_row(self, reconstruction: str, reference: str | None) -> None:
-        """A sweep row's reconstruction beside its reference with the core metrics, in a dialog of its own."""
-        try:
-            self.sweep_comparison = SweepComparisonDialog(reconstruction, reference, self)
-        except (PtychoGuiError, ValueError) as exc:
-            self.report_exception("Cannot compare", exc)
-            return
-        self.sweep_comparison.show()
+        """Judge a sweep row's reconstruction in the Compare dock against its dataset's truth or another row."""
+        self.judge.open_saved(reconstruction, reference)
 
     def _last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))

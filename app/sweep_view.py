@@ -2,21 +2,17 @@
 
 Double-clicking a row emits ``sigOpenReconstruction(reconstruction_path, reference_path_or_None)``: the
 reference is another selected row's reconstruction.h5 when exactly one other row is selected, else the row's
-dataset (its objectGuess is the truth), or None when neither exists. Until a Compare dock connects to that
-signal, ``SweepComparisonDialog`` shows the two amplitudes side by side with the core metrics.
+dataset (its objectGuess is the truth), or None when neither exists. The window opens it in the Compare dock.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableView,
@@ -24,11 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ptycho_gui.analysis.comparison import Comparison, compare_canvases, compare_with_object
-from ptycho_gui.app.plot_helpers import ImagePlot
-from ptycho_gui.io.datasets import open_dataset
-from ptycho_gui.io.reconstruction_file import is_reconstruction_file, open_reconstruction
-from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.sweep.report import CSV_COLUMNS
 from ptycho_gui.sweep.table import SweepTable
 
@@ -141,70 +132,3 @@ class SweepView(QWidget):
             self.caption.setText(f"Row {number} has no reconstruction: {self.table.rows[number]['reason']}")
             return
         self.sigOpenReconstruction.emit(str(reconstruction), self.reference_for(number))
-
-
-def _amplitude_image(values: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    amplitude = np.nan_to_num(np.abs(values).astype(np.float32))
-    return amplitude, auto_levels(amplitude, "amplitude")
-
-
-def metrics_text(comparison: Comparison) -> str:
-    """The core metrics as a few lines."""
-    doc = comparison.as_dict()
-    amp, phase, frc = doc["amplitude"], doc["phase"], doc["frc"]
-
-    def fmt(value) -> str:
-        return "n/a" if value is None else f"{value:.4g}"
-
-    return (f"amplitude: RMSE {fmt(amp['rmse'])}  PSNR {fmt(amp['psnr_db'])} dB  SSIM {fmt(amp['ssim'])}  "
-            f"corr {fmt(amp['corr'])}\nphase: RMSE {fmt(phase['rmse_rad'])} rad  corr {fmt(phase['corr'])}\n"
-            f"FRC resolution {fmt(frc['resolution_px'])} px  ·  shift ({fmt(doc['shift_xy'][0])}, "
-            f"{fmt(doc['shift_xy'][1])}) px  ·  {doc['pixels']} pixels")
-
-
-class SweepComparisonDialog(QDialog):
-    """A reconstruction's canvas beside its reference (true object or another canvas) with the core metrics."""
-
-    def __init__(self, reconstruction: str, reference: str | None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle(f"Compare {Path(reconstruction).parent.name}")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        saved = open_reconstruction(reconstruction)
-        self.left, self.right = ImagePlot("reconstruction |O|"), ImagePlot("reference")
-        self.comparison = None
-        if reference is None:
-            other, text = None, "No reference: the dataset is not reachable and no other row is selected."
-        elif is_reconstruction_file(reference):
-            other_canvas = open_reconstruction(reference).canvas
-            other = other_canvas.image
-            self.comparison = compare_canvases(saved.canvas, other_canvas)
-            self.right.set_title(f"other reconstruction |O|: {Path(reference).parent.name}")
-        else:
-            with open_dataset(reference) as dataset:
-                other = dataset.object_guess
-                if other is not None:
-                    self.comparison = compare_with_object(saved.canvas, other, dataset.pixel_size_m)
-            self.right.set_title(f"objectGuess |O| of {Path(reference).name}")
-        if self.comparison is not None:
-            text = metrics_text(self.comparison)
-        elif reference is not None:
-            text = f"{Path(reference).name} has no objectGuess: nothing to compare with."
-        self.left.show_image(*_amplitude_image(np.where(saved.canvas.weight > 0, saved.canvas.image, 0)))
-        if other is not None:
-            self.right.show_image(*_amplitude_image(other))
-        for plot, shape in ((self.left, saved.canvas.image.shape),
-                            (self.right, None if other is None else other.shape)):
-            if shape is not None:
-                plot.view.setRange(xRange=(0, shape[1]), yRange=(0, shape[0]), padding=0.02)
-        self.metrics_label = QLabel(text)
-        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        images = QHBoxLayout()
-        for plot in (self.left, self.right):
-            column = QVBoxLayout()
-            column.addWidget(plot.header)
-            column.addWidget(plot.widget)
-            images.addLayout(column)
-        layout = QVBoxLayout(self)
-        layout.addLayout(images)
-        layout.addWidget(self.metrics_label)
-        self.resize(900, 520)

@@ -1,5 +1,5 @@
-"""The Sweep dock: a sweep.json's pairs, sortable by any metric; a double-click compares a row with the truth
-or with another selected row."""
+"""The Sweep dock: a sweep.json's pairs, sortable by any metric; a double-click opens a row's reconstruction in
+the Compare dock against the truth or another selected row, with the metrics ``ptycho-inspect metrics`` prints."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
+from ptycho_gui.cli import main
 from ptycho_gui.sweep.execute import run_sweep
 from ptycho_gui.sweep.pairs import make_pairs
 from ptycho_gui.sweep.report import write_report
@@ -36,7 +37,21 @@ def _double_click_row(qtbot, view, shown_row: int) -> None:
     qtbot.mouseDClick(view.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
 
 
-def test_sweep_table_sorts_by_a_metric_and_compares_with_the_truth(qtbot, make_window, sweep_json):
+def _cli_metrics(capsys, reconstruction: str, truth: str) -> dict:
+    """What ``ptycho-inspect metrics RECON --truth TRUTH --json`` prints."""
+    capsys.readouterr()
+    assert main(["metrics", reconstruction, "--truth", truth, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _shown_comparison(qtbot, window) -> dict:
+    """The Compare dock's comparison once it has finished, as the JSON document the CLI prints."""
+    compare = window.judge.compare
+    qtbot.waitUntil(lambda: compare.state.comparison is not None and not compare._busy, timeout=60_000)
+    return json.loads(compare.state.comparison.to_json())
+
+
+def test_sweep_table_sorts_by_a_metric_and_opens_a_row_in_the_compare_dock(qtbot, make_window, sweep_json, capsys):
     window = make_window()
     assert window.open_sweep(sweep_json)
     view = window.views["sweep"]
@@ -50,12 +65,16 @@ def test_sweep_table_sorts_by_a_metric_and_compares_with_the_truth(qtbot, make_w
     reconstruction, reference = emitted.args
     rows = json.loads(sweep_json.read_text())["rows"]
     assert (reconstruction, reference) == (rows[0]["reconstruction"], rows[0]["dataset"])
-    dialog = window.sweep_comparison
-    assert dialog.isVisible() and "SSIM" in dialog.metrics_label.text()
-    assert dialog.comparison.as_dict() == rows[0]["metrics"]
+    shown = _shown_comparison(qtbot, window)
+    compare = window.judge.compare
+    assert window.docks["compare"].isVisible()
+    assert compare.state.subject.path == Path(reconstruction) and compare.state.reference.kind == "objectGuess"
+    assert Path(reconstruction).parent.name in compare.reference_label.text()
+    assert compare.plots["reconstruction"].image.image is not None and compare.table.rowCount() > 0
+    assert shown == _cli_metrics(capsys, reconstruction, rows[0]["dataset"]) == rows[0]["metrics"]
 
 
-def test_a_second_selected_row_is_the_reference(qtbot, make_window, sweep_json):
+def test_a_second_selected_row_is_the_reference(qtbot, make_window, sweep_json, capsys):
     window = make_window()
     window.open_sweep(sweep_json)
     view = window.views["sweep"]
@@ -67,7 +86,12 @@ def test_a_second_selected_row_is_the_reference(qtbot, make_window, sweep_json):
                                           | QItemSelectionModel.SelectionFlag.Rows)
         view.open_row(0)
     assert emitted.args == [rows[0]["reconstruction"], rows[1]["reconstruction"]]
-    assert window.sweep_comparison.comparison.amplitude.rmse < 1e-6, "the same network and scan agree"
+    shown = _shown_comparison(qtbot, window)
+    assert window.judge.compare.state.reference.kind == "reconstruction"
+    assert shown == _cli_metrics(capsys, rows[0]["reconstruction"], rows[1]["reconstruction"])
+    assert shown["amplitude"]["rmse"] < 1e-6, "the same network and scan agree"
+    window.judge.compare.back_to_run.click()
+    assert window.judge.compare.state.subject is None, "Back to the run leaves the saved reconstruction"
 
 
 def test_a_malformed_sweep_file_is_one_clear_message(make_window, tmp_path):
