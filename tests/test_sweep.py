@@ -1,5 +1,5 @@
 """``ptycho-inspect sweep``: rows equal to ``metrics --json``, identical in-process and on Dask, fault tolerant,
-and a scan sharded across workers stitches the canvas of a single run."""
+and a scan sharded across workers (``--shards``) stitches the canvas and writes the rows of a single run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from ptycho_gui.cli import main
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
+from ptycho_gui.io.reconstruction_file import open_reconstruction
 from ptycho_gui.sweep.execute import run_on_client, run_sweep
 from ptycho_gui.sweep.pairs import expand_checkpoints, make_pairs
 from ptycho_gui.sweep.shards import sharded_canvas
@@ -123,6 +125,43 @@ def test_a_sharded_scan_gives_the_canvas_of_a_single_run(generated_files, cluste
     assert merged.center_xy == single.center_xy and merged.image.shape == single.image.shape
     assert np.abs(merged.weight - single.weight).max() <= 1e-6 * np.abs(single.weight).max()
     assert np.abs(merged.image - single.image).max() <= 1e-6 * np.abs(single.image).max()
+
+
+def _canvases_agree(a_path: str, b_path: str) -> None:
+    a, b = open_reconstruction(a_path).canvas, open_reconstruction(b_path).canvas
+    assert a.center_xy == b.center_xy and a.image.shape == b.image.shape
+    assert np.abs(a.weight - b.weight).max() <= 1e-6 * np.abs(b.weight).max()
+    assert np.abs(a.image - b.image).max() <= 1e-6 * np.abs(b.image).max()
+
+
+def test_cli_shards_give_the_canvas_and_rows_of_an_unsharded_sweep(generated_files, tmp_path):
+    checkpoints, datasets = [generated_files.bundle], [generated_files.dataset]
+    single = _sweep(tmp_path / "one", checkpoints, datasets, "--workers", "1", "--shards", "1")
+    sharded = _sweep(tmp_path / "two", checkpoints, datasets, "--workers", "1", "--shards", "2")
+    assert [_comparable(r) for r in sharded] == [_comparable(r) for r in single]
+    assert single[0]["status"] == "ok" and single[0]["metrics"] is not None
+    _canvases_agree(sharded[0]["reconstruction"], single[0]["reconstruction"])
+    with h5py.File(sharded[0]["reconstruction"]) as written, h5py.File(single[0]["reconstruction"]) as reference:
+        assert np.array_equal(written["patches"][()], reference["patches"][()])
+        assert sorted(written["stats"]) == sorted(reference["stats"])
+
+
+def test_shards_on_a_cluster_include_empty_shards_and_fail_like_a_pair(generated_files, tmp_path, cluster):
+    pairs = make_pairs([generated_files.bundle, generated_files.dataset], [generated_files.dataset], tmp_path / "a")
+    single = run_sweep(pairs, SETTINGS, lambda row: None, workers=1)
+    with distributed.Client(cluster) as client:
+        sharded = run_on_client(client, make_pairs([generated_files.bundle, generated_files.dataset],
+                                                   [generated_files.dataset], tmp_path / "b"),
+                                SETTINGS, lambda row: None, shards=3)
+    assert [_comparable(sharded[i]) for i in range(2)] == [_comparable(r) for r in single]
+    assert sharded[1]["status"] == "failed" and sharded[1]["reason"]
+    _canvases_agree(sharded[0]["reconstruction"], single[0]["reconstruction"])
+
+
+def test_sweep_help_documents_shards(capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    assert "--shards N" in capsys.readouterr().out
 
 
 def test_one_worker_runs_in_process(generated_files, tmp_path):

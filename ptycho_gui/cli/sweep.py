@@ -32,6 +32,9 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:
                         help="submit to an existing Dask scheduler, e.g. tcp://host:8786 (shared filesystem needed)")
     parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help="workers of the local Dask cluster (default: one per CPU core; 1 runs in-process)")
+    parser.add_argument("--shards", type=positive_int, default=1, metavar="N",
+                        help="split each scan's batches into N shard tasks (spread over the workers), whose canvas "
+                        "numerator and weight merge exactly into the single-run canvas; default 1")
     add_run_options(parser)
     parser.set_defaults(handler=command_sweep)
 
@@ -68,8 +71,9 @@ def command_sweep(args: argparse.Namespace) -> int:
             raise InvalidInputError(dataset, "file not found")
     pairs = make_pairs(checkpoints, args.data, args.output)
     progress = PairProgress(len(pairs))
-    print(f"{len(checkpoints)} checkpoints × {len(args.data)} datasets = {len(pairs)} pairs", file=sys.stderr)
-    rows = run_sweep(pairs, settings_from_args(args), progress.row, args.scheduler, args.workers)
+    sharded = f", {args.shards} shards each" if args.shards > 1 else ""
+    print(f"{len(checkpoints)} checkpoints × {len(args.data)} datasets = {len(pairs)} pairs{sharded}", file=sys.stderr)
+    rows = run_sweep(pairs, settings_from_args(args), progress.row, args.scheduler, args.workers, args.shards)
     paths = write_report(rows, args.output)
     failed = sum(row["status"] != "ok" for row in rows)
     print(f"wrote {paths['json']}, {paths['csv']}, {paths['html']} ({failed} of {len(rows)} pairs failed)",

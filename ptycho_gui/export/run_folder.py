@@ -18,7 +18,7 @@ import numpy as np
 from ptycho_gui.analysis.comparison import Comparison, compare_with_object
 from ptycho_gui.analysis.residual import PhysicsModel, ResidualAccumulator, physics_model_for
 from ptycho_gui.engine.finite import FiniteOutputMonitor
-from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.engine.run import InferenceRun, RunOutput
 from ptycho_gui.errors import IncompatibleInputsError
 from ptycho_gui.export.atomic import atomic_path, check_output_paths
 from ptycho_gui.export.debug_dump import DebugDumpCollector
@@ -59,8 +59,13 @@ def check_run_folder(out_dir: Path, overwrite: bool) -> None:
 
 def write_run_folder(run: InferenceRun, out_dir: Path, overwrite: bool = False,
                      on_batch: Callable[[], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> RunFolder:
-    """Run the network over the scan and write reconstruction.h5 plus the debug dump into ``out_dir``."""
+                     should_stop: Callable[[], bool] | None = None,
+                     compute: Callable[[Callable], RunOutput] | None = None) -> RunFolder:
+    """Run the network over the scan and write reconstruction.h5 plus the debug dump into ``out_dir``.
+
+    ``compute(on_batch)`` replaces ``run.execute`` when the batches were computed elsewhere (a sharded sweep
+    pair replays its shards' results in batch order).
+    """
     out_dir = Path(out_dir)
     check_run_folder(out_dir, overwrite)
     try:
@@ -80,7 +85,10 @@ def write_run_folder(run: InferenceRun, out_dir: Path, overwrite: bool = False,
     with atomic_path(destination, overwrite=overwrite, root=out_dir) as tmp:
         writer = ReconstructionWriter(tmp, run)
         try:
-            output = run.execute(on_batch=record, should_stop=should_stop)
+            if compute is None:
+                output = run.execute(on_batch=record, should_stop=should_stop)
+            else:
+                output = compute(record)
             metrics = truth_metrics(run, output)
             writer.finish(output, residual, physics.probe_source if physics else "", metrics)
         finally:

@@ -1,6 +1,7 @@
 """Run a sweep's tasks in-process or through Dask distributed (a LocalCluster or an existing scheduler).
 
-Each pair is one Dask task keyed by its index; Dask reruns a task whose worker was lost (``retries``), and
+Each pair is one Dask task keyed by its index (with ``shards`` > 1: that many shard tasks, then a task that
+merges them and writes the pair's folder); Dask reruns a task whose worker was lost (``retries``), and
 results are collected by pair index, so a rerun never counts a pair twice.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.sweep.pairs import Pair
-from ptycho_gui.sweep.task import run_pair
+from ptycho_gui.sweep.task import run_pair, run_shard
 from ptycho_gui.types import RunSettings
 
 RETRIES = 3
@@ -26,11 +27,13 @@ def default_workers() -> int:
     return max(1, len(usable))
 
 
-def run_in_process(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None]) -> dict[int, dict]:
-    """Every pair, one after another, in this process."""
+def run_in_process(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None],
+                   shards: int = 1) -> dict[int, dict]:
+    """Every pair (each as ``shards`` shards when more than 1), one after another, in this process."""
     rows = {}
     for pair in pairs:
-        rows[pair.index] = run_pair(pair, settings)
+        parts = [run_shard(pair, settings, shard, shards) for shard in range(shards)] if shards > 1 else None
+        rows[pair.index] = run_pair(pair, settings, parts)
         on_row(rows[pair.index])
     return rows
 
@@ -44,11 +47,21 @@ def _distributed():
     return distributed
 
 
-def run_on_client(client, pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None]) -> dict[int, dict]:
-    """Every pair as a Dask task on ``client``; rows stream back as tasks finish, each pair counted once."""
+def _pair_future(client, pair: Pair, settings: RunSettings, shards: int, tag: str):
+    """The future of a pair's row: one task, or ``shards`` shard tasks feeding a merging task."""
+    parts = None
+    if shards > 1:
+        parts = [client.submit(run_shard, pair, settings, shard, shards, retries=RETRIES, pure=False,
+                               key=f"ptycho-sweep-shard-{pair.index}-{shard}-{tag}") for shard in range(shards)]
+    return client.submit(run_pair, pair, settings, parts, key=f"ptycho-sweep-pair-{pair.index}-{tag}",
+                         retries=RETRIES, pure=False)
+
+
+def run_on_client(client, pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None],
+                  shards: int = 1) -> dict[int, dict]:
+    """Every pair as Dask tasks on ``client``; rows stream back as pairs finish, each pair counted once."""
     distributed = _distributed()
-    futures = [client.submit(run_pair, pair, settings, key=f"ptycho-sweep-pair-{pair.index}-{id(pairs)}",
-                             retries=RETRIES, pure=False) for pair in pairs]
+    futures = [_pair_future(client, pair, settings, shards, str(id(pairs))) for pair in pairs]
     rows: dict[int, dict] = {}
     for future in distributed.as_completed(futures):
         row = future.result()
@@ -59,18 +72,19 @@ def run_on_client(client, pairs: list[Pair], settings: RunSettings, on_row: Call
 
 
 def run_sweep(pairs: list[Pair], settings: RunSettings, on_row: Callable[[dict], None],
-              scheduler: str | None = None, workers: int | None = None) -> list[dict]:
-    """Every pair's row, in pair order: in-process for one worker, else on a LocalCluster or ``scheduler``."""
+              scheduler: str | None = None, workers: int | None = None, shards: int = 1) -> list[dict]:
+    """Every pair's row, in pair order: in-process for one worker, else on a LocalCluster or ``scheduler``;
+    ``shards`` > 1 splits each pair's batches into that many tasks whose canvas sums merge exactly."""
     if scheduler is None and (workers or default_workers()) == 1:
-        rows = run_in_process(pairs, settings, on_row)
+        rows = run_in_process(pairs, settings, on_row, shards)
     else:
         distributed = _distributed()
         if scheduler is not None:
             with distributed.Client(scheduler) as client:
-                rows = run_on_client(client, pairs, settings, on_row)
+                rows = run_on_client(client, pairs, settings, on_row, shards)
         else:
             with distributed.LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                           processes=True, dashboard_address=":0") as cluster, \
                     distributed.Client(cluster) as client:
-                rows = run_on_client(client, pairs, settings, on_row)
+                rows = run_on_client(client, pairs, settings, on_row, shards)
     return [rows[pair.index] for pair in pairs]

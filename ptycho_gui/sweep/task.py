@@ -1,6 +1,7 @@
 """One sweep task: a pair run by the normal engine into its own folder, summarised as a plain row.
 
-Tasks receive and return plain data only (paths, settings, numbers): models never travel between machines.
+Tasks receive and return plain data only (paths, settings, numbers, arrays): models never travel between
+machines. A sharded pair is ``run_shard`` tasks whose results ``run_pair`` merges and writes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.io.reconstruction_file import open_reconstruction
 from ptycho_gui.sweep.pairs import Pair
+from ptycho_gui.sweep.shards import ShardResults, replayed_output, shard_results
 from ptycho_gui.types import RunSettings
 
 EXPECTED_FAILURES = (PtychoGuiError, ValueError, RuntimeError, OSError, MemoryError)
@@ -49,12 +51,29 @@ def saved_metrics(reconstruction: Path, dataset) -> dict | None:
     return json.loads(compare_with_object(saved.canvas, truth, dataset.pixel_size_m).to_json())
 
 
-def run_pair(pair: Pair, settings: RunSettings) -> dict:
-    """Run one pair and return its row; expected failures become a failed row with the reason."""
-    start = time.perf_counter()
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def run_shard(pair: Pair, settings: RunSettings, shard: int, n_shards: int) -> ShardResults:
+    """Compute shard ``shard`` of ``n_shards`` of a pair; an expected failure is returned as the shard's error."""
     reason = _unreachable(pair)
     if reason:
+        return ShardResults(None, error=reason)
+    try:
+        return shard_results(pair.checkpoint, pair.dataset, settings, shard, n_shards)
+    except EXPECTED_FAILURES as exc:
+        return ShardResults(None, error=_reason(exc))
+
+
+def run_pair(pair: Pair, settings: RunSettings, shards: list[ShardResults] | None = None) -> dict:
+    """Run one pair (or write it from its computed ``shards``) and return its row; expected failures become a
+    failed row with the reason."""
+    start = time.perf_counter()
+    reason = _unreachable(pair) or next((shard.error for shard in shards or [] if shard.error), None)
+    if reason:
         return failed_row(pair, reason)
+    shard_seconds = sum(shard.seconds for shard in shards or [])
     identity = None
     try:
         model = open_checkpoint(pair.checkpoint)
@@ -62,11 +81,13 @@ def run_pair(pair: Pair, settings: RunSettings) -> dict:
                     "family": model.family, "gridsize": model.gridsize}
         with open_dataset(pair.dataset) as dataset:
             run = InferenceRun(model, dataset, settings)
-            written = write_run_folder(run, Path(pair.out_dir), overwrite=True)
+            compute = None if shards is None else (lambda on_batch: replayed_output(run, shards, on_batch))
+            written = write_run_folder(run, Path(pair.out_dir), overwrite=True, compute=compute)
             metrics = saved_metrics(written.path, dataset) if written.output.n_batches_done else None
     except EXPECTED_FAILURES as exc:
-        return failed_row(pair, " ".join(str(exc).split()), time.perf_counter() - start, identity)
+        return failed_row(pair, _reason(exc), shard_seconds + time.perf_counter() - start, identity)
+    seconds = shard_seconds + time.perf_counter() - start
     return {"index": pair.index, "checkpoint": identity, "dataset": pair.dataset,
             "reconstruction": str(written.path), "status": "ok", "reason": written.residual_problem or "",
-            "groups": run.n_groups, "seconds": round(time.perf_counter() - start, 6), "metrics": metrics,
+            "groups": run.n_groups, "seconds": round(seconds, 6), "metrics": metrics,
             "residual_nmse_mean": written.residual_nmse_mean}
