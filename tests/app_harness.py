@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 
 from ptycho_gui.app.main_window import MainWindow
 from ptycho_gui.engine.run import InferenceRun
@@ -22,20 +23,38 @@ RUN_TIMEOUT_MS = 60_000
 
 
 class ForwardCounter:
-    """Wraps ``InferenceRun.compute_batch`` to record which batches ran (and optionally slow them down)."""
+    """Wraps ``InferenceRun.compute_batch`` to record which batches ran (and optionally slow them down, or hold
+    the first one until ``release``, so a test acts while a batch is certainly in progress)."""
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, hold_first: bool = False):
         self.delay = delay
         self.calls: list[tuple[int, float, float]] = []
         """(batch index, start time, end time) of every forward pass."""
+        self.entered: list[int] = []
+        """Batch indices whose forward pass began, in order (a held batch included)."""
+        self._released = threading.Event()
+        if not hold_first:
+            self._released.set()
         self._lock = threading.Lock()
         self._original = InferenceRun.compute_batch
+
+    def release(self) -> None:
+        """Let the held first batch compute."""
+        self._released.set()
+
+    def started(self) -> list[int]:
+        with self._lock:
+            return list(self.entered)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> ForwardCounter:
         original, counter = self._original, self
 
         def counted(run: InferenceRun, index: int):
             start = time.perf_counter()
+            with counter._lock:
+                counter.entered.append(index)
+            if not counter._released.wait(RUN_TIMEOUT_MS / 1000):
+                raise RuntimeError("the held batch was never released")
             if counter.delay:
                 time.sleep(counter.delay)
             result = original(run, index)
@@ -65,6 +84,12 @@ def run_to_end(qtbot, window: MainWindow) -> None:
 
 
 def settle(qtbot, window: MainWindow) -> None:
-    """Let queued redraws and paints happen."""
+    """Let queued redraws, posted events and paints happen (no fixed wait)."""
     window.session.redraws.flush()
-    qtbot.wait(10)
+    process_events()
+
+
+def process_events() -> None:
+    """Deliver every posted event (queued signals from finished threads included) and process the rest."""
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.processEvents()

@@ -3,6 +3,7 @@ and re-stitching from stored patches without new forward passes."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -11,11 +12,13 @@ from app_harness import (
     TEST_SETTINGS,
     ForwardCounter,
     open_fixture,
+    process_events,
     run_to_end,
     settle,
 )
 
 from ptycho_gui.app.display import quantity_of
+from ptycho_gui.app.worker import InferenceWorker
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.stitching import stitch
 
@@ -76,41 +79,40 @@ def test_stepping_to_a_batch_not_yet_computed_computes_just_that_batch(
 
 def test_pause_then_step_while_paused_then_resume_to_the_end(qtbot, make_window, bundle_path, dataset_path,
                                                              monkeypatch):
-    counter = ForwardCounter(delay=0.05).install(monkeypatch)
+    counter = ForwardCounter(hold_first=True).install(monkeypatch)
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     session = window.session
     session.start()
-    qtbot.waitUntil(lambda: len(session.done) >= 1, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: counter.started() == [0], timeout=RUN_TIMEOUT_MS)
     session.pause()
     assert session.state == "paused"
-    qtbot.wait(400)
-    done_while_paused = set(session.done)
-    assert len(done_while_paused) <= 3, "the run went on while paused"
+    counter.release()
+    qtbot.waitUntil(lambda: session.done == {0}, timeout=RUN_TIMEOUT_MS)
     session.go_to(5)
     qtbot.waitUntil(lambda: session.current is not None and session.current.index == 5, timeout=RUN_TIMEOUT_MS)
-    assert session.state == "paused" and 5 in session.done
+    assert counter.started() == [0, 5], "the run went on while paused (batch 1 would precede the requested 5)"
+    assert session.state == "paused" and session.done == {0, 5}
     session.resume()
     qtbot.waitUntil(lambda: session.state == "finished", timeout=RUN_TIMEOUT_MS)
     assert sorted(counter.indices) == list(range(6)), "a batch ran twice"
 
 
 def test_stop_mid_run_takes_effect_within_one_batch(qtbot, make_window, bundle_path, dataset_path, monkeypatch):
-    counter = ForwardCounter(delay=0.3).install(monkeypatch)
+    counter = ForwardCounter(hold_first=True).install(monkeypatch)
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     session = window.session
     session.start()
-    qtbot.waitUntil(lambda: len(session.done) >= 1, timeout=RUN_TIMEOUT_MS)
-    stopped_at = time.perf_counter()
+    qtbot.waitUntil(lambda: counter.started() == [0], timeout=RUN_TIMEOUT_MS)
     session.stop()
     assert session.state == "stopped"
-    qtbot.wait(1500)
-    started_after_stop = [i for i, start, _ in counter.calls if start > stopped_at]
-    assert started_after_stop == [], "a batch started after stop"
-    assert len(counter.calls) < session.n_batches
-    assert session.done == set(counter.indices), "a computed batch was lost"
-    assert session.canvas is not None and session.state == "stopped"
+    counter.release()
+    qtbot.waitUntil(lambda: session.done == {0} and session.canvas is not None, timeout=RUN_TIMEOUT_MS)
+    assert session.shutdown(RUN_TIMEOUT_MS), "the worker thread did not end"
+    assert counter.started() == [0], "a batch started after stop"
+    assert session.done == set(counter.indices) == {0}, "the batch in progress at stop was lost"
+    assert session.state == "stopped"
 
 
 def test_close_mid_run_stops_the_worker_without_warnings(qtbot, qtlog, make_window, bundle_path, dataset_path,
@@ -126,7 +128,8 @@ def test_close_mid_run_stops_the_worker_without_warnings(qtbot, qtlog, make_wind
     assert time.perf_counter() - start < 5
     assert not session._controller.active, "worker thread still running after close"
     assert session.state == "stopped"
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not session.worker_busy, timeout=RUN_TIMEOUT_MS)
+    process_events()
     problems = [r.message for r in qtlog.records if "QThread" in r.message or "Destroyed" in r.message]
     assert problems == []
 
@@ -202,17 +205,41 @@ def test_a_failing_batch_is_reported_and_the_run_can_go_on(qtbot, make_window, b
     assert session.done == set(range(session.n_batches))
 
 
+class RefusalSignallingCredits:
+    """A worker's credit semaphore that signals when the worker asks for a credit and is refused."""
+
+    def __init__(self, credits: threading.Semaphore):
+        self._credits = credits
+        self.refused = threading.Event()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        granted = self._credits.acquire(timeout=timeout)
+        if not granted:
+            self.refused.set()
+        return granted
+
+    def release(self) -> None:
+        self._credits.release()
+
+
 def test_a_busy_gui_holds_the_worker_to_two_batches_in_flight(qtbot, make_window, bundle_path, dataset_path,
                                                               monkeypatch):
     counter = ForwardCounter().install(monkeypatch)
+    credits: list[RefusalSignallingCredits] = []
+    original_init = InferenceWorker.__init__
+
+    def init(worker, *args, **kwargs):
+        original_init(worker, *args, **kwargs)
+        worker._credits = RefusalSignallingCredits(worker._credits)
+        credits.append(worker._credits)
+
+    monkeypatch.setattr(InferenceWorker, "__init__", init)
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     session = window.session
     session.start()
-    deadline = time.perf_counter() + 30
-    while len(counter.calls) < 2 and time.perf_counter() < deadline:
-        time.sleep(0.02)
-    time.sleep(1.0)
+    # The GUI thread blocks here (it handles no batch) until the worker is refused a credit.
+    assert credits[-1].refused.wait(RUN_TIMEOUT_MS / 1000), "the worker was never refused a credit"
     assert len(counter.calls) == 2, "the worker ran ahead of a GUI that handled no batch"
     qtbot.waitUntil(lambda: session.state == "finished", timeout=RUN_TIMEOUT_MS)
     assert len(counter.calls) == session.n_batches
