@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWidget
 
 from ptycho_gui.app.compare_view import CompareView
@@ -30,6 +30,8 @@ from ptycho_gui.types import BatchResult
 
 RECONSTRUCTION_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.zip *.ckpt *.pt *.pth);;All files (*)"
+SAVED_COMPARE_SHARE = 0.7
+"""Share of the canvas column the Compare dock takes when a sweep row opens in it (its images need room)."""
 
 
 class JudgeDocks(QObject):
@@ -165,8 +167,14 @@ class JudgeDocks(QObject):
         except (PtychoGuiError, ValueError, OSError) as exc:
             self.window.report_error("Cannot compare", str(exc))
             return False
-        self.docks["compare"].show()
-        self.docks["compare"].raise_()
+        dock = self.docks["compare"]
+        dock.show()
+        dock.raise_()
+        canvas = self.window.docks["canvas"]
+        if not dock.isFloating() and not canvas.isFloating():
+            column = canvas.height() + dock.height()
+            self.window.resizeDocks([canvas, dock], [round(column * (1 - SAVED_COMPARE_SHARE)),
+                                                     round(column * SAVED_COMPARE_SHARE)], Qt.Orientation.Vertical)
         return True
 
     @Slot()
