@@ -2,7 +2,9 @@
 
 Scripted runs (``--run``, ``--screenshot``, ``--quit-when-done``, ``--ui-latency-report``) drive the
 same window a user sees, for smoke checks, documentation screenshots and latency measurements.
-Exit codes: 0 success; 2 usage error, or Qt cannot start here (missing xcb libraries, no display); 3 a file could not be opened; 4 the run failed.
+Exit codes: 0 success; 2 usage error, or Qt cannot start here (missing xcb libraries, no display); 3 a file could not be opened
+(or the device asked for is not available); 4 the run failed. With ``--quit-when-done`` the first error shown is also
+printed on stderr as one line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ptycho_gui.app.main_window import APP_NAME, MainWindow
 from ptycho_gui.app.platform_check import platform_problem
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.app.session import default_num_threads
-from ptycho_gui.cli.common import add_run_options, settings_from_args
+from ptycho_gui.cli.common import add_run_options, one_line, settings_from_args
 
 EXIT_OK, EXIT_PLATFORM, EXIT_INPUT, EXIT_RUN = 0, 2, 3, 4
 SETTLE_MS = 300
@@ -70,6 +72,10 @@ class ScriptedRun(QObject):
         """From the files being open (and planned) to the first patch grid drawn and painted."""
         self._started = 0.0
         self._finished = False
+        self._running = False
+        self.first_error: tuple[int, str] | None = None
+        """(exit code, one-line text) of the first error the window reported: 3 before the run, 4 during it."""
+        window.sigErrorReported.connect(self._on_error)
         self._grid_watch = QTimer(self)
         self._grid_watch.setInterval(GRID_POLL_MS)
         self._grid_watch.timeout.connect(self._watch_first_grid)
@@ -89,6 +95,7 @@ class ScriptedRun(QObject):
             session.sigRunStateChanged.connect(self._on_state_changed)
             self.monitor.start()
             self._grid_watch.start()
+            self._running = True
             session.start()
             return
         if args.run:
@@ -106,14 +113,17 @@ class ScriptedRun(QObject):
     def _first_grid_painted(self) -> None:
         self.first_grid_seconds = time.perf_counter() - self._started
 
+    @Slot(str, str, str)
+    def _on_error(self, title: str, message: str, _details: str) -> None:
+        if self.first_error is None:
+            self.first_error = (EXIT_RUN if self._running else EXIT_INPUT, one_line(f"{title}: {message}"))
+
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
         if state not in ("finished", "stopped") or self._finished:
             return
         self.run_seconds = time.perf_counter() - self._started
         self.monitor.stop()
-        if self.window.last_error is not None:
-            self.exit_code = EXIT_RUN
         QTimer.singleShot(SETTLE_MS, self._finish)
 
     @Slot()
@@ -121,12 +131,16 @@ class ScriptedRun(QObject):
         if self._finished:
             return
         self._finished = True
+        if self.first_error is not None and self.exit_code == EXIT_OK:
+            self.exit_code = self.first_error[0]
         if self.args.ui_latency_report is not None:
             self.write_latency_report(self.args.ui_latency_report)
         if self.args.screenshot is not None:
             self.args.screenshot.parent.mkdir(parents=True, exist_ok=True)
             self.window.grab().save(str(self.args.screenshot), "PNG")
         if self.args.quit_when_done:
+            if self.first_error is not None:
+                print(f"ptycho-gui: {self.first_error[1]}", file=sys.stderr, flush=True)
             QApplication.exit(self.exit_code)
 
     def latency_report(self) -> dict:

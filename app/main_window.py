@@ -6,12 +6,13 @@ import importlib
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QWidget
 
 from ptycho_gui import __version__
 from ptycho_gui.app.canvas_view import CanvasView, GroundTruthView
+from ptycho_gui.app.discard_prompt import confirm_discard
 from ptycho_gui.app.error_dialog import error_details, show_message
 from ptycho_gui.app.judge_docks import JudgeDocks
 from ptycho_gui.app.offsets_view import OffsetsView
@@ -21,6 +22,7 @@ from ptycho_gui.app.session import Session
 from ptycho_gui.app.statistics_view import StatisticsView
 from ptycho_gui.app.summary_view import SummaryView
 from ptycho_gui.app.sweep_view import SweepView
+from ptycho_gui.engine.device import DeviceUnavailableError
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.io.detect import detect_kind
 from ptycho_gui.sweep.table import read_sweep
@@ -57,6 +59,9 @@ def local_paths(urls: list[QUrl]) -> list[Path]:
 
 class MainWindow(QMainWindow):
     """The ptycho-gui window. ``settings`` holds layout and recent files (tests pass a temporary one)."""
+
+    sigErrorReported = Signal(str, str, str)
+    """title, message, details of every error shown to the user (scripted runs report the first on stderr)."""
 
     def __init__(self, settings: QSettings, run_settings: RunSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -242,6 +247,8 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # a hostile file's unforeseen failure must reach the user, never stderr
                 self.report_unexpected("Cannot open file", path, exc)
                 ok = False
+        if kinds and not self._confirm_opening([path for _, path in kinds]):
+            return False
         loaded = [path for kind, path in kinds if self._load(kind, path)]
         ok = ok and len(loaded) == len(kinds)
         if loaded:
@@ -268,16 +275,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"opened {kind} {path.name}", 4000)
         return True
 
+    def _confirm_opening(self, paths: list[Path]) -> bool:
+        """Ask before opening files discards computed batches; False (status-bar note) when cancelled."""
+        if confirm_discard(self, self.session, f"Opening {', '.join(path.name for path in paths)}"):
+            return True
+        self.statusBar().showMessage("not opened: the computed batches were kept", 4000)
+        return False
+
     def _plan(self) -> bool:
         try:
             self.session.replan()
+        except DeviceUnavailableError as exc:
+            self.report_exception("Device not available", exc)
+            return False
         except (PtychoGuiError, ValueError) as exc:
             self.report_exception("Cannot use these files together", exc)
             return False
         return True
 
     def _open(self, kind: str, path: Path) -> bool:
-        return self._load(kind, path) and self._plan()
+        return self._confirm_opening([path]) and self._load(kind, path) and self._plan()
 
     def open_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._last_dir(), CHECKPOINT_FILTER)
@@ -405,6 +422,7 @@ class MainWindow(QMainWindow):
     def report_error(self, title: str, message: str, details: str = "") -> None:
         """Tell the user about a failure in a non-blocking dialog; the window stays usable."""
         self.last_error = (title, message, details)
+        self.sigErrorReported.emit(title, message, details)
         self.statusBar().showMessage(f"{title}: {message}", 8000)
         self._message(QMessageBox.Icon.Critical, title, message, details)
 

@@ -20,14 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ptycho_gui.app.discard_prompt import confirm_discard
 from ptycho_gui.app.session import Progress, Session
-from ptycho_gui.engine.device import available_devices
+from ptycho_gui.engine.device import DeviceUnavailableError, available_devices
 from ptycho_gui.errors import PtychoGuiError
 
 MAX_BATCH_SIZE = 4096
 MAX_NEIGHBORS = 256
 NORMALIZATIONS = ("auto", "bridge", "mmap")
 """The named normalizations; a number may be typed instead (as ``ptycho-inspect --normalization``)."""
+PLAN_OPTION_NAMES = {"neighbors": "the neighbours K", "seed": "the seed", "groups_file": "the groups file",
+                     "normalization": "the normalization"}
 
 
 def format_seconds(seconds: float) -> str:
@@ -65,6 +68,7 @@ class RunControlsView(QWidget):
     def __init__(self, session: Session, actions: dict[str, QAction], parent: QWidget | None = None):
         super().__init__(parent)
         self._session = session
+        self._asking = False
         run_row = QHBoxLayout()
         for name in ("run", "stop"):
             run_row.addWidget(tool_button(actions[name]))
@@ -158,22 +162,36 @@ class RunControlsView(QWidget):
         self._on_plan_changed()
         self._on_state_changed(session.state)
 
-    def _guarded(self, change, value) -> None:
+    def _guarded(self, what: str, change, value) -> None:
+        """Apply a re-planning change once the user agreed to lose the computed batches (if any).
+
+        The question is asked once: focus leaving an edit while it is open emits editingFinished again.
+        """
+        if self._asking:
+            return
+        self._asking = True
         try:
-            change(value)
-        except (PtychoGuiError, ValueError, RuntimeError) as exc:
-            self._session.sigError.emit("Cannot change the run settings", str(exc), "")
+            agreed = confirm_discard(self, self._session, what)
+        finally:
+            self._asking = False
+        if agreed:
+            try:
+                change(value)
+            except DeviceUnavailableError as exc:
+                self._session.sigError.emit("Device not available", str(exc), "")
+            except (PtychoGuiError, ValueError, RuntimeError) as exc:
+                self._session.sigError.emit("Cannot change the run settings", str(exc), "")
         self._sync_settings()
 
     @Slot()
     def _apply_batch_size(self) -> None:
         if self.batch_size.value() != self._session.settings.batch_size:
-            self._guarded(self._session.set_batch_size, self.batch_size.value())
+            self._guarded("Changing the batch size", self._session.set_batch_size, self.batch_size.value())
 
     @Slot(int)
     def _apply_device(self, _index: int) -> None:
         if self.device.currentText() != self._session.settings.device:
-            self._guarded(self._session.set_device, self.device.currentText())
+            self._guarded("Changing the device", self._session.set_device, self.device.currentText())
 
     def plan_options(self) -> dict[str, object]:
         """The grouping and normalization settings the form shows, as RunSettings fields."""
@@ -189,7 +207,8 @@ class RunControlsView(QWidget):
         settings = self._session.settings
         changes = {key: value for key, value in self.plan_options().items() if getattr(settings, key) != value}
         if changes:
-            self._guarded(lambda options: self._session.set_plan_options(**options), changes)
+            self._guarded(f"Changing {', '.join(PLAN_OPTION_NAMES[key] for key in changes)}",
+                          lambda options: self._session.set_plan_options(**options), changes)
 
     @Slot()
     def _browse_groups(self) -> None:

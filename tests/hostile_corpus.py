@@ -486,7 +486,9 @@ def _torch_cases() -> list[Case]:
         Case("weights-inner-zip-bomb", lambda d: info(bundle(d, diffraction_to_obj__model__pth=inner_zip_bomb())), 3, "inside"),
         Case("weights-nested-zip-3deep", lambda d: info(bundle(d, diffraction_to_obj__model__pth=_zip_in_zip(3))), 3, m),
         Case("ckpt-5-bytes", lambda d: info(_write(d / "last.ckpt", b"\x80\x02K\x01.")), 3, "legacy"),
-        Case("ckpt-empty", lambda d: info(_write(d / "last.ckpt", b"")), 3, ""),
+        Case("ckpt-empty", lambda d: info(_write(d / "last.ckpt", b"")), 3, "empty file"),
+        Case("ckpt-3-bytes", lambda d: info(_write(d / "last.ckpt", b"PK\x03")), 3, "truncated file"),
+        Case("ckpt-cut-at-half", lambda d: info(_half(ckpt(d, lightning()))), 3, "truncated or damaged checkpoint"),
         Case("ckpt-legacy-global", lambda d: info(_write(d / "last.ckpt", legacy_global_ckpt(d))), 3, "legacy"),
         Case("ckpt-global", lambda d: info(ckpt(d, {"state_dict": {}, "hyper_parameters": _Payload(d)})), 3, "refused"),
         Case("ckpt-hparams-laughs", lambda d: info(ckpt(d, lightning(lambda p: p.__setitem__("laughs", shared_laughs())))), 3, "reference blow-up"),
@@ -502,6 +504,11 @@ def _torch_cases() -> list[Case]:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def _half(path: Path) -> Path:
+    """The file cut at half its length (an interrupted download or copy)."""
+    return _write(path, path.read_bytes()[: path.stat().st_size // 2])
 
 
 def _zip_in_zip(depth: int) -> bytes:
@@ -528,7 +535,8 @@ def _zip_cases() -> list[Case]:
         Case("zip-too-many-members", lambda d: info(write_zip(d / "wts.h5.zip", {**demo_members(), **{f"f{i}": b"" for i in range(10_001)}}, zipfile.ZIP_STORED)), 3, "members"),
         Case("zip-tf-bundle", lambda d: info(bundle(d, diffraction_to_obj__model__keras=b"x")), 3, "model.keras is not a readable Keras zip"),
         Case("zip-no-manifest", lambda d: info(write_zip(d / "wts.h5.zip", {"readme.txt": b"hi"})), 3, "neither a PtychoPINN bundle"),
-        Case("zip-truncated", lambda d: info(_write(d / "wts.h5.zip", demo_paths()[0].read_bytes()[:100_000])), 3, ""),
+        Case("zip-truncated", lambda d: info(_write(d / "wts.h5.zip", demo_paths()[0].read_bytes()[:100_000])), 3, "truncated or damaged checkpoint"),
+        Case("zip-bundle-cut-at-half", lambda d: info(_half(bundle(d))), 3, "truncated or damaged checkpoint"),
         Case("zip-no-model", lambda d: info(bundle(d, diffraction_to_obj__model__pth=None)), 3, "model.pth"),
         Case("zip-escape-name", lambda d: info(bundle(d).rename(d / "evil\x1b[2J\x1b]0;pwned\x07.zip") or d / "evil\x1b[2J\x1b]0;pwned\x07.zip"), 0),
         Case("zip-escape-name-refused", lambda d: info(_write(d / "bad\x1b[31m\u202e.ckpt", b"junk")), 3, "\\x1b[31m"),
@@ -575,7 +583,7 @@ def _npz_cases() -> list[Case]:
         Case("npz-path-traversal", lambda d: info(write_zip(d / "scan.npz", {"../x.npy": npy_bytes(np.zeros(3))})), 3, "unsafe path"),
         Case("npz-no-npy", lambda d: info(write_zip(d / "scan.npz", {"readme.txt": b"hi"})), 3, ""),
         Case("npz-zip-bomb", lambda d: info(npz_members(d, pad=npy_bytes(np.zeros(40 << 20, np.uint8)))), 3, "compression ratio"),
-        Case("npz-truncated", lambda d: info(_write(d / "scan.npz", demo_paths()[1].read_bytes()[:50_000])), 3, ""),
+        Case("npz-truncated", lambda d: info(_write(d / "scan.npz", demo_paths()[1].read_bytes()[:50_000])), 3, "truncated or damaged NPZ dataset"),
         Case("npz-valid", lambda d: info(npz(d)), 0),
         Case("not-a-file-fifo", lambda d: info(fifo(d)), 3, "not a regular file"),
         Case("not-a-file-device", lambda d: info(Path("/dev/zero")), 3, ""),

@@ -210,11 +210,14 @@ def test_full_disk_exits_3_with_nothing_half_written(tmp_path):
     assert process.returncode == 3, err  # not -11: no h5py handle outlives the failed file
     lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
     assert len(lines) == 1 and "write failed (File too large)" in lines[0], err
+    assert err.rstrip().splitlines()[-1] == lines[0], "our line is the last one"
+    for noise in ("Traceback", "Exception ignored", "HDF5-DIAG", "h5py"):
+        assert noise not in err, err
     assert not (out / "reconstruction.h5").exists()
     assert not list(out.rglob("*.part"))
 
 
-IN_PROCESS = ("params-laughs-dict", "weights-stride0", "config-n-filters-40", "npz-coords-vs-stack",
+IN_PROCESS = ("params-laughs-dict", "ckpt-cut-at-half", "zip-bundle-cut-at-half", "weights-stride0", "config-n-filters-40", "npz-coords-vs-stack",
               "h5-softlink-loop", "zip-escape-name-refused", "out-symlink-debug-dump")
 
 
@@ -230,3 +233,20 @@ def test_representative_cases_in_process(name: str, tmp_path, capsys):
     assert code == case.code and len(lines) == 1 and case.fragment in lines[0], err
     assert "Traceback" not in err and "\x1b" not in err
     assert not (tmp_path / CANARY).exists()
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:3", "mps"])
+def test_an_unavailable_device_is_named_as_such(device: str, tmp_path, capsys):
+    """``--device`` naming hardware this machine lacks: exit 3, one line saying the device is not available."""
+    import torch
+
+    from ptycho_gui.cli import main
+    from ptycho_gui.engine.device import available_devices
+
+    if device in available_devices() or (device == "cuda" and torch.cuda.is_available()):
+        pytest.skip(f"{device} exists here")
+    code = main(["run", "--demo", "-o", str(tmp_path / "out"), "--device", device])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
+    assert code == 3 and len(lines) == 1, err
+    assert f"device {device!r} is not available" in lines[0] and "available here: auto" in lines[0], lines[0]

@@ -226,6 +226,12 @@ class ProgressBar:
         )
         self.stream.flush()
 
+    def end_line(self) -> None:
+        """End a bar left mid-line (a failed or interrupted run), so the next message starts on its own line."""
+        if 0 < self.done < self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
 
 def one_line(message: BaseException | str) -> str:
     """A message on one line with terminal control and format characters escaped (file names may hold them)."""

@@ -50,16 +50,19 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"{run.n_groups} groups of {run.model.C} on {run.device}, batches of {run.settings.batch_size}, "
           f"{run.settings.precision}; input scale {run.normalization_description}",
           file=sys.stderr)
-    with STOP.graceful():
-        written = write_run_folder(run, args.output, overwrite=args.force, on_batch=progress.advance,
-                                   should_stop=lambda: STOP.requested)
+    try:
+        with STOP.graceful():
+            written = write_run_folder(run, args.output, overwrite=args.force, on_batch=progress.advance,
+                                       should_stop=lambda: STOP.requested)
+    finally:
+        progress.end_line()
     if written.residual_problem:
         warn(f"no physics residual: {written.residual_problem}")
     if written.finite_warning:
         warn(written.finite_warning)
     output = written.output
     if output.cancelled:
-        print(f"\nptycho-inspect: interrupted: wrote {output.n_batches_done} of {run.n_batches} batches to "
+        print(f"ptycho-inspect: interrupted: wrote {output.n_batches_done} of {run.n_batches} batches to "
               f"{written.path} (marked cancelled: incomplete)", file=sys.stderr)
         return EXIT_INTERRUPTED
     rate = run.n_groups * run.model.C / max(output.seconds, 1e-9)

@@ -9,6 +9,15 @@ import torch
 DEVICE_HELP = "auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps"
 
 
+class DeviceUnavailableError(ValueError):
+    """A well-formed device spec naming hardware this machine does not have (no CUDA, no MPS, no cuda:N)."""
+
+    def __init__(self, spec: str, reason: str):
+        self.spec = spec
+        super().__init__(f"device {spec!r} is not available: {reason}; available here: "
+                         f"{', '.join(available_devices())}")
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
@@ -38,13 +47,13 @@ def resolve_device(spec: str) -> torch.device:
         raise ValueError(f"unknown device {spec!r}; use {DEVICE_HELP}") from exc
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {spec!r} requested but CUDA is not available here")
+            raise DeviceUnavailableError(spec, "CUDA is not available here")
         index = 0 if device.index is None else device.index
         if index >= torch.cuda.device_count():
-            raise ValueError(f"device {spec!r} does not exist ({torch.cuda.device_count()} CUDA device(s))")
+            raise DeviceUnavailableError(spec, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
         return torch.device("cuda", index)
     if device.type == "mps" and not _mps_available():
-        raise ValueError("device 'mps' requested but MPS is not available here")
+        raise DeviceUnavailableError(spec, "MPS is not available here")
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {spec!r}; use {DEVICE_HELP}")
     return device

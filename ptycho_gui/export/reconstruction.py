@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 import h5py
 import numpy as np
@@ -91,13 +95,41 @@ class ReconstructionWriter:
         The dataset handle is released before the file, so no h5py object outlives a file whose last
         write failed (a full disk): deallocating one afterwards crashed the process.
         """
-        self._patches = None
-        if self._file.id.valid:
-            try:
-                self._file.close()
-            except (OSError, RuntimeError):
-                # The write already failed and the caller deletes this file; HDF5 cannot flush it.
-                return
+        with _quiet_h5py_release():
+            self._patches = None
+            if self._file.id.valid:
+                try:
+                    self._file.close()
+                except (OSError, RuntimeError):
+                    # The write already failed and the caller deletes this file; HDF5 cannot flush it.
+                    return
+
+
+@contextmanager
+def _quiet_h5py_release() -> Iterator[None]:
+    """Drop the reports h5py prints when freeing a handle fails (its cached chunks cannot be flushed to a
+    full disk): Cython prints that traceback through ``sys.excepthook``, then ``sys.unraisablehook``.
+
+    The write failure itself is reported once by the caller; other exceptions still reach the hooks.
+    """
+    excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def from_h5py(tb: TracebackType | None) -> bool:
+        return any("h5py" in frame.filename for frame in traceback.extract_tb(tb)) if tb else False
+
+    def quiet_excepthook(kind, value, tb) -> None:
+        if not from_h5py(tb):
+            excepthook(kind, value, tb)
+
+    def quiet_unraisablehook(unraisable) -> None:
+        if not (from_h5py(unraisable.exc_traceback) or "h5py" in repr(unraisable.object)):
+            unraisablehook(unraisable)
+
+    sys.excepthook, sys.unraisablehook = quiet_excepthook, quiet_unraisablehook
+    try:
+        yield
+    finally:
+        sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
 
 
 def _h5_write(action: Callable[[], None]) -> None:

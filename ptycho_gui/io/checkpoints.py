@@ -40,6 +40,7 @@ from ptycho_gui.io.torch_files import (
     first_line,
     torch_load,
 )
+from ptycho_gui.io.truncated_files import short_file_problem, truncated_zip_problem
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,12 @@ def _unrecognised(path: Path) -> InvalidInputError:
             return InvalidInputError(path, "zip archive is not a PtychoPINN bundle (no manifest.dill) nor a torch file")
         return _torch_file_problem(path)
     if head == ZIP_LOCAL_HEADER:
-        return InvalidInputError(path, "truncated or corrupt zip archive (no central directory)")
+        return InvalidInputError(path, truncated_zip_problem(path))
     if head[:1] == PICKLE_PROTO:
         return _torch_file_problem(path)
+    short = short_file_problem(path, head)
+    if short is not None:
+        return InvalidInputError(path, short)
     return InvalidInputError(path, "not a PtychoPINN checkpoint: neither a zip archive nor a torch file")
 
 

@@ -57,6 +57,7 @@ from ptycho_gui.io.safe import (
     read_zip_member,
     scan_pickle,
 )
+from ptycho_gui.io.truncated_files import short_file_problem, truncated_zip_problem
 
 DIFFRACTION_KEYS: tuple[str, ...] = ("diff3d", "diffraction")
 COORDINATE_KEYS: tuple[str, str] = ("xcoords", "ycoords")
@@ -698,12 +699,18 @@ def _detect_format(path: Path) -> str:
         raise InvalidInputError(path, "no such file" if not path.exists() else "not a regular file")
     try:
         with path.open("rb") as handle:
-            if handle.read(4) in ZIP_SIGNATURES:
+            head = handle.read(4)
+            if head == ZIP_SIGNATURES[0] and not zipfile.is_zipfile(path):
+                raise InvalidInputError(path, truncated_zip_problem(path))
+            if head in ZIP_SIGNATURES:
                 return "npz"
             if has_hdf5_signature(handle):
                 return "hdf5"
     except OSError as exc:
         raise InvalidInputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    short = short_file_problem(path, head)
+    if short is not None:
+        raise InvalidInputError(path, short)
     raise InvalidInputError(path, "not a dataset: neither an NPZ (zip of .npy arrays) nor an HDF5 file")
 
 

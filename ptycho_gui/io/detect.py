@@ -8,6 +8,7 @@ from typing import Literal
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.datasets import has_hdf5_signature
+from ptycho_gui.io.truncated_files import short_file_problem, truncated_zip_problem
 
 FileKind = Literal["checkpoint", "dataset"]
 PICKLE_PROTOCOL_OPCODE = b"\x80"
@@ -36,9 +37,12 @@ def detect_kind(path: str | Path) -> FileKind:
             raise InvalidInputError(path, f"damaged zip archive ({exc})") from exc
         return _zip_kind(path, names)
     if first == ZIP_LOCAL_HEADER:
-        raise InvalidInputError(path, "truncated or damaged zip archive (no central directory)")
+        raise InvalidInputError(path, truncated_zip_problem(path))
     if first[:1] == PICKLE_PROTOCOL_OPCODE:
         return "checkpoint"
+    short = short_file_problem(path, first)
+    if short is not None:
+        raise InvalidInputError(path, short)
     raise InvalidInputError(path, "neither a checkpoint (PtychoPINN bundle, torch/Lightning file) nor a dataset (NPZ, HDF5)")
 
 
