@@ -52,6 +52,7 @@ from ptycho_gui.render import annotations
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import QUANTITIES, ImageStyle
+from ptycho_gui.render.complex_display import PHASE_VIEWS
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import GridOptions
 from ptycho_gui.types import BatchResult, Canvas
@@ -86,6 +87,9 @@ def view_style(session: Session, view_name: str | None) -> tuple[ImageStyle, lis
         notes.append(f"the view shows {quantity}, which exports do not draw: amplitude is used")
         quantity, levels = "amplitude", None
     if per_tile:
+        levels = None
+    if quantity == "phase" and getattr(display, "phase_view", PHASE_VIEWS[0]) != PHASE_VIEWS[0]:
+        notes.append("the canvas shows phase with its offset removed; exported figures draw the raw phase on ±π")
         levels = None
     colormap = display.colormaps.get(quantity) or None
     return ImageStyle(quantity, colormap if colormap in COLORMAPS else None, levels, per_tile), notes

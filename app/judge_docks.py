@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWidget
 
 from ptycho_gui.app.compare_view import CompareView
+from ptycho_gui.app.controls import compact_combo, labelled
 from ptycho_gui.app.complex_overlay import ComplexLayer
 from ptycho_gui.app.diffraction_view import DiffractionView
 from ptycho_gui.app.display import MosaicLayout, build_mosaic, tile_mask
@@ -26,6 +27,7 @@ from ptycho_gui.export.atomic import atomic_path
 from ptycho_gui.export.comparison import write_comparison_npz
 from ptycho_gui.export.data import write_diffraction_npz
 from ptycho_gui.io.reconstruction_file import is_reconstruction_file
+from ptycho_gui.render.complex_display import PHASE_VIEWS
 from ptycho_gui.types import BatchResult
 
 RECONSTRUCTION_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
@@ -61,6 +63,9 @@ class JudgeDocks(QObject):
         self._attach_tools("canvas", self._canvas_source)
         self._attach_tools("ground_truth", self._truth_source)
         self._attach_tools("patches", self._patch_source)
+        self.phase_view = self._phase_view_control()
+        session.sigDisplayChanged.connect(self._sync_phase_view)
+        self._sync_phase_view("canvas")
         session.sigBatchChanged.connect(lambda _batch: self.complex_layers["patches"].refresh())
         session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
         session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
@@ -87,6 +92,28 @@ class JudgeDocks(QObject):
         layout.addWidget(tools, 1)
         view.layout().addWidget(row)
         self.roi[name], self.complex_layers[name] = tools, layer
+
+    def _phase_view_control(self):
+        """'Phase' choice (raw ±π, offset removed, unwrapped) in the canvas tools row; shown while phase is."""
+        combo = compact_combo(PHASE_VIEWS, "phase drawn raw on ±π, or with its global offset removed (circular "
+                                           "mean over covered pixels) on automatic or typed levels; optionally "
+                                           "unwrapped (scikit-image unwrap_phase)")
+        control = labelled("Phase", combo)
+        row = self.roi["canvas"].parentWidget().layout()
+        row.insertWidget(1, control)
+        combo.currentTextChanged.connect(self.window.session.set_canvas_phase_view)
+        self._phase_combo = combo
+        return control
+
+    @Slot(str)
+    def _sync_phase_view(self, which: str) -> None:
+        if which != "canvas":
+            return
+        display = self.window.session.canvas_display
+        self.phase_view.setVisible(display.quantity == "phase")
+        self._phase_combo.blockSignals(True)
+        self._phase_combo.setCurrentText(display.phase_view)
+        self._phase_combo.blockSignals(False)
 
     def _canvas_source(self):
         canvas = self.window.session.canvas

@@ -11,7 +11,7 @@ from app_harness import open_fixture, run_to_end, settle
 from ptycho_gui.analysis.comparison import compare_with_object
 from ptycho_gui.analysis.residual import diffraction_residual, physics_model_for
 from ptycho_gui.app.compare_model import metrics_rows
-from ptycho_gui.render.complex_display import COMPLEX_MODES
+from ptycho_gui.render.complex_display import COMPLEX_MODES, phase_view
 
 WAIT_MS = 60_000
 
@@ -205,6 +205,26 @@ def test_canvas_gets_roi_stats_real_imaginary_and_an_hsv_layer(qtbot, make_windo
     qtbot.waitUntil(lambda: layer.picture is not None, timeout=WAIT_MS)
     assert layer.picture.shape == (*session.canvas.image.shape, 4) and layer.wheel.isVisibleTo(layer)
     assert layer.layer.isVisible()
+
+
+def test_canvas_phase_can_be_drawn_with_its_offset_removed(qtbot, make_window, bundle_path, dataset_path):
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    session, judge = window.session, window.judge
+    assert not judge.phase_view.isVisibleTo(window)
+    session.set_canvas_quantity("phase")
+    settle(qtbot, window)
+    assert judge.phase_view.isVisibleTo(window)
+    judge._phase_combo.setCurrentText("auto (offset removed)")
+    settle(qtbot, window)
+    canvas = session.canvas
+    covered = canvas.weight > 0
+    expected, levels = phase_view(canvas.image, covered, "auto (offset removed)")
+    np.testing.assert_array_equal(window.views["canvas"].plot.image.image, expected)
+    assert session.canvas_display.levels == levels and levels != (-np.pi, np.pi)
+    assert abs(np.angle(np.sum(np.abs(canvas.image[covered]) * np.exp(1j * expected[covered])))) < 1e-3
+    session.set_canvas_levels((-0.5, 0.5))
+    settle(qtbot, window)
+    assert session.canvas_image().levels == (-0.5, 0.5)
 
 
 def test_patch_grid_gets_an_hsv_layer_of_the_shown_batch(qtbot, make_window, bundle_path, dataset_path):
