@@ -17,9 +17,12 @@ from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset
 from ptycho_gui.io.reconstruction_file import open_reconstruction
+from ptycho_gui.render.comparison_figure import CompareFigure, compare_figure, metrics_rows
 from ptycho_gui.types import Canvas, RunSettings
 
 REFERENCE_KINDS = ("objectGuess", "reconstruction", "checkpoint")
+__all__ = ["REFERENCE_KINDS", "CompareFigure", "CompareState", "Reference", "checkpoint_reference", "compare_figure",
+           "metrics_rows", "reconstruction_reference", "truth_reference"]
 
 
 @dataclass(frozen=True)
@@ -74,79 +77,3 @@ class CompareState:
         self.reference = reference
         self.comparison = None
         self.compared_batches = 0
-
-
-@dataclass(frozen=True)
-class CompareFigure:
-    """The three pictures of the Compare dock for one display mode: reconstruction, reference, error.
-
-    ``reconstruction`` and ``reference`` share ``levels`` (RGB (H, W, 3) uint8 in HSV mode, levels then
-    apply to the amplitude); ``error`` is float with NaN outside the compared pixels, on ``error_levels``.
-    """
-
-    mode: str
-    reconstruction: np.ndarray
-    reference: np.ndarray
-    levels: tuple[float, float]
-    error: np.ndarray
-    error_levels: tuple[float, float]
-    error_label: str
-    reconstruction_values: np.ndarray
-    """(H, W) float32 scalar values of the reconstruction (amplitude in HSV mode), for ROI statistics and profiles."""
-    reference_values: np.ndarray
-
-
-def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
-                   levels: tuple[float, float] | None = None,
-                   error_levels: tuple[float, float] | None = None) -> CompareFigure:
-    """Pictures of a comparison in ``mode`` on one shared range (typed, or robust over the compared pixels)."""
-    from ptycho_gui.render.complex_display import complex_quantity, complex_rgb, robust_levels
-
-    mask = comparison.mask
-    aligned, reference = comparison.aligned, comparison.reference
-    scalar = "amplitude" if mode == "complex (HSV)" else mode
-    recon_values = complex_quantity(aligned, scalar, mask, unwrap)
-    ref_values = complex_quantity(reference, scalar, mask, unwrap)
-    if levels is None:
-        both = np.concatenate([recon_values[mask], ref_values[mask]])
-        levels = robust_levels(both)
-    if scalar == "amplitude":
-        error, label = comparison.amplitude_error, "|reconstruction| − |reference|"
-    elif scalar == "phase":
-        error, label = comparison.phase_error, "wrapped phase difference (rad)"
-    else:
-        error = np.where(mask, recon_values - ref_values, np.nan).astype(np.float32)
-        label = f"{scalar} difference"
-    if error_levels is None:
-        error_levels = robust_levels(error, mask, symmetric=True)
-    recon_image, ref_image = recon_values, ref_values
-    if mode == "complex (HSV)":
-        recon_image, ref_image = complex_rgb(aligned, levels), complex_rgb(reference, levels)
-    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values)
-
-
-def metrics_rows(comparison: Comparison) -> list[tuple[str, str]]:
-    """(name, value) lines of the metrics table, in the units of ``docs/metrics.md``."""
-    a, p, f = comparison.amplitude, comparison.phase, comparison.frc
-
-    def num(value: float | None, fmt: str) -> str:
-        return "—" if value is None or not np.isfinite(value) else format(value, fmt)
-
-    resolution = "not reached (agrees up to Nyquist)" if f.resolution_px is None or not np.isfinite(
-        f.resolution_px) else f"{f.resolution_px:.2f} px"
-    if f.resolution_m is not None and np.isfinite(f.resolution_m):
-        resolution += f" ({f.resolution_m * 1e9:.1f} nm)"
-    return [
-        ("shift (x, y) px", f"{comparison.shift_xy[0]:+.2f}, {comparison.shift_xy[1]:+.2f}"),
-        ("pixels compared", f"{comparison.pixels:,}"),
-        ("amplitude scale", num(a.scale, ".4g")),
-        ("amplitude RMSE", num(a.rmse, ".4g")),
-        ("amplitude PSNR (dB)", num(a.psnr_db, ".2f")),
-        ("amplitude SSIM", num(a.ssim, ".4f")),
-        ("amplitude corr", num(a.corr, ".4f")),
-        ("phase offset (rad)", num(p.offset_rad, "+.4f")),
-        ("phase ramp x, y (rad/px)", f"{p.ramp_rad_per_px[0]:+.2e}, {p.ramp_rad_per_px[1]:+.2e}"),
-        ("phase RMSE (rad)", num(p.rmse_rad, ".4f")),
-        ("phase corr", num(p.corr, ".4f")),
-        ("FRC half-bit resolution", resolution),
-    ]

@@ -9,12 +9,12 @@ import pytest
 
 from ptycho_gui.analysis.region import region_stats
 from ptycho_gui.render.complex_display import (
-    phase_view,
     COMPLEX_MODES,
     complex_quantity,
     complex_rgb,
     display_phase,
     phase_offset,
+    phase_view,
     phase_wheel,
     robust_levels,
 )
