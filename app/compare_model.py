@@ -7,53 +7,18 @@ comparison; the science is ``ptycho_gui.analysis.comparison`` (the dock only sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ptycho_gui.analysis.comparison import Comparison, compare_canvases, compare_with_object
+from ptycho_gui.analysis.comparison import Comparison
+from ptycho_gui.analysis.reference import REFERENCE_KINDS, Reference, reconstruction_reference, truth_reference
 from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.export.comparison_figure import CompareFigure, compare_figure, metrics_rows
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset
-from ptycho_gui.io.reconstruction_file import open_reconstruction
-from ptycho_gui.render.comparison_figure import CompareFigure, compare_figure, metrics_rows
-from ptycho_gui.types import Canvas, RunSettings
+from ptycho_gui.types import RunSettings
 
-REFERENCE_KINDS = ("objectGuess", "reconstruction", "checkpoint")
 __all__ = ["REFERENCE_KINDS", "CompareFigure", "CompareState", "Reference", "checkpoint_reference", "compare_figure",
            "metrics_rows", "reconstruction_reference", "truth_reference"]
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A reference image: a true object (object-pixel frame) or another reconstruction's canvas."""
-
-    kind: str
-    """One of ``REFERENCE_KINDS``."""
-    label: str
-    obj: np.ndarray | None = None
-    canvas: Canvas | None = None
-
-    def compare(self, canvas: Canvas, pixel_size_m: float | None = None) -> Comparison:
-        """``canvas`` registered, aligned and scored against this reference."""
-        if self.obj is not None:
-            return compare_with_object(canvas, self.obj, pixel_size_m)
-        return compare_canvases(canvas, self.canvas, pixel_size_m)
-
-
-def truth_reference(dataset: ScanDataset) -> Reference | None:
-    """The dataset's objectGuess as a reference, or None when it has none."""
-    obj = dataset.object_guess
-    if obj is None:
-        return None
-    return Reference("objectGuess", f"objectGuess of {dataset.path.name}", obj=np.asarray(obj))
-
-
-def reconstruction_reference(path: str | Path) -> Reference:
-    """A saved reconstruction.h5 as a reference (InvalidInputError naming the file when it is not one)."""
-    saved = open_reconstruction(path)
-    return Reference("reconstruction", f"{Path(path).parent.name}/{Path(path).name}", canvas=saved.canvas)
 
 
 def checkpoint_reference(path: str | Path, dataset: ScanDataset, settings: RunSettings) -> Reference:

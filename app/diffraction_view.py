@@ -27,7 +27,7 @@ from ptycho_gui.app.controls import compact_combo, labelled
 from ptycho_gui.app.plot_helpers import ImagePlot, ViewLink, install_export_action
 from ptycho_gui.app.residual_model import RANKINGS, GroupDiffraction, ResidualTracker
 from ptycho_gui.app.session import Session
-from ptycho_gui.render.diffraction_figure import (
+from ptycho_gui.export.diffraction_figure import (
     INTENSITY_COLORMAP,
     RESIDUAL_COLORMAP,
     PatternPictures,

@@ -47,6 +47,7 @@ from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
 from ptycho_gui.export.comparison import ComparisonView
 from ptycho_gui.export.debug_dump import DebugDumpCollector
+from ptycho_gui.export.diffraction_figure import PatternPictures
 from ptycho_gui.export.job import ExportReport, ExportSources, preview_figure, run_export
 from ptycho_gui.export.plan import ITEM_FORMATS, ITEMS, ExportRequest, parse_batch_spec, plan_files
 from ptycho_gui.render import annotations
@@ -54,7 +55,6 @@ from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import QUANTITIES, ImageStyle
 from ptycho_gui.render.complex_display import PHASE_VIEWS
-from ptycho_gui.render.diffraction_figure import PatternPictures
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import GridOptions
 from ptycho_gui.types import BatchResult, Canvas

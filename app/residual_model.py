@@ -22,7 +22,7 @@ from ptycho_gui.analysis.residual import (
 )
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import IncompatibleInputsError
-from ptycho_gui.render.diffraction_figure import LOG_FLOOR, log_amplitude
+from ptycho_gui.export.diffraction_figure import LOG_FLOOR, log_amplitude
 from ptycho_gui.types import Canvas
 
 __all__ = ["LOG_FLOOR", "RANKINGS", "GroupDiffraction", "ResidualTracker", "log_amplitude", "unavailable_reason"]

@@ -17,12 +17,12 @@ from scipy.ndimage import gaussian_filter
 from ptycho_gui.analysis.comparison import compare
 from ptycho_gui.analysis.residual import diffraction_residual
 from ptycho_gui.export.comparison import ComparisonView
+from ptycho_gui.export.comparison_figure import compare_figure, metrics_rows
+from ptycho_gui.export.diffraction_figure import pattern_pictures
 from ptycho_gui.export.images import read_png_metadata
 from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import ExportRequest, plan_files
 from ptycho_gui.render.annotations import Provenance
-from ptycho_gui.render.comparison_figure import compare_figure, metrics_rows
-from ptycho_gui.render.diffraction_figure import pattern_pictures
 from ptycho_gui.types import RunSettings
 
 PROVENANCE = Provenance("model.zip", "scan.npz", "position", 20, "bridge", "cpu", "2026-12-03 12:00")

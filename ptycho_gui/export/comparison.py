@@ -14,7 +14,7 @@ import numpy as np
 
 from ptycho_gui.analysis.comparison import Comparison
 from ptycho_gui.export.atomic import atomic_path
-from ptycho_gui.render.comparison_figure import CompareFigure
+from ptycho_gui.export.comparison_figure import CompareFigure
 
 JSON_KEYS = ("metrics_json", "display_json")
 """Text members of an array set: NPZ keeps them as 0-d string arrays, HDF5 as file attributes."""

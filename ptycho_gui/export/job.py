@@ -16,14 +16,14 @@ import numpy as np
 
 from ptycho_gui.analysis.residual import DiffractionResidual
 from ptycho_gui.export.comparison import ComparisonView, comparison_arrays, write_arrays
+from ptycho_gui.export.comparison_figure import render_comparison_figure
 from ptycho_gui.export.data import DataSelection, write_data, write_diffraction_npz
+from ptycho_gui.export.diffraction_figure import PatternPictures, pattern_arrays, render_pattern_figure
 from ptycho_gui.export.images import FIGURE_FORMATS, write_figure, write_tiff
 from ptycho_gui.export.plan import ExportRequest, PlannedFile, check_destinations, plan_files
 from ptycho_gui.render.annotations import Provenance
 from ptycho_gui.render.canvas_figure import CanvasOverlays, render_canvas_figure
 from ptycho_gui.render.colormaps import quantity_of
-from ptycho_gui.render.comparison_figure import render_comparison_figure
-from ptycho_gui.render.diffraction_figure import PatternPictures, pattern_arrays, render_pattern_figure
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import PatchTiles, render_patch_grid
 from ptycho_gui.render.stats_figure import render_statistics_figure
