@@ -12,50 +12,19 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from ptycho_gui.analysis.comparison import Comparison, compare_canvases, compare_with_object
+from ptycho_gui.analysis.comparison import Comparison
+from ptycho_gui.analysis.reference import REFERENCE_KINDS, Reference, reconstruction_reference, truth_reference
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import InvalidInputError
+from ptycho_gui.export.comparison_figure import CompareFigure, compare_figure, metrics_rows
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
 from ptycho_gui.io.reconstruction_file import is_reconstruction_file, open_reconstruction
 from ptycho_gui.types import Canvas, RunSettings
 
-REFERENCE_KINDS = ("objectGuess", "reconstruction", "checkpoint")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A reference image: a true object (object-pixel frame) or another reconstruction's canvas."""
-
-    kind: str
-    """One of ``REFERENCE_KINDS``."""
-    label: str
-    obj: np.ndarray | None = None
-    canvas: Canvas | None = None
-    pixel_size_m: float | None = None
-    """The true object's pixel size when it was read from a dataset file (a saved subject's FRC in metres)."""
-
-    def compare(self, canvas: Canvas, pixel_size_m: float | None = None) -> Comparison:
-        """``canvas`` registered, aligned and scored against this reference."""
-        if self.obj is not None:
-            return compare_with_object(canvas, self.obj, pixel_size_m)
-        return compare_canvases(canvas, self.canvas, pixel_size_m)
-
-
-def truth_reference(dataset: ScanDataset) -> Reference | None:
-    """The dataset's objectGuess as a reference, or None when it has none."""
-    obj = dataset.object_guess
-    if obj is None:
-        return None
-    return Reference("objectGuess", f"objectGuess of {dataset.path.name}", obj=np.asarray(obj))
-
-
-def reconstruction_reference(path: str | Path) -> Reference:
-    """A saved reconstruction.h5 as a reference (InvalidInputError naming the file when it is not one)."""
-    saved = open_reconstruction(path)
-    return Reference("reconstruction", f"{Path(path).parent.name}/{Path(path).name}", canvas=saved.canvas)
+__all__ = ["REFERENCE_KINDS", "CompareFigure", "CompareState", "Reference", "SavedSubject", "checkpoint_reference",
+           "compare_figure", "metrics_rows", "reconstruction_reference", "reference_of_file", "saved_subject",
+           "truth_reference", "truth_reference_of_file"]
 
 
 def truth_reference_of_file(path: str | Path) -> Reference:
@@ -110,79 +79,3 @@ class CompareState:
         self.reference = reference
         self.comparison = None
         self.compared_batches = 0
-
-
-@dataclass(frozen=True)
-class CompareFigure:
-    """The three pictures of the Compare dock for one display mode: reconstruction, reference, error.
-
-    ``reconstruction`` and ``reference`` share ``levels`` (RGB (H, W, 3) uint8 in HSV mode, levels then
-    apply to the amplitude); ``error`` is float with NaN outside the compared pixels, on ``error_levels``.
-    """
-
-    mode: str
-    reconstruction: np.ndarray
-    reference: np.ndarray
-    levels: tuple[float, float]
-    error: np.ndarray
-    error_levels: tuple[float, float]
-    error_label: str
-    reconstruction_values: np.ndarray
-    """(H, W) float32 scalar values of the reconstruction (amplitude in HSV mode), for ROI statistics and profiles."""
-    reference_values: np.ndarray
-
-
-def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
-                   levels: tuple[float, float] | None = None,
-                   error_levels: tuple[float, float] | None = None) -> CompareFigure:
-    """Pictures of a comparison in ``mode`` on one shared range (typed, or robust over the compared pixels)."""
-    from ptycho_gui.render.complex_display import complex_quantity, complex_rgb, robust_levels
-
-    mask = comparison.mask
-    aligned, reference = comparison.aligned, comparison.reference
-    scalar = "amplitude" if mode == "complex (HSV)" else mode
-    recon_values = complex_quantity(aligned, scalar, mask, unwrap)
-    ref_values = complex_quantity(reference, scalar, mask, unwrap)
-    if levels is None:
-        both = np.concatenate([recon_values[mask], ref_values[mask]])
-        levels = robust_levels(both)
-    if scalar == "amplitude":
-        error, label = comparison.amplitude_error, "|reconstruction| − |reference|"
-    elif scalar == "phase":
-        error, label = comparison.phase_error, "wrapped phase difference (rad)"
-    else:
-        error = np.where(mask, recon_values - ref_values, np.nan).astype(np.float32)
-        label = f"{scalar} difference"
-    if error_levels is None:
-        error_levels = robust_levels(error, mask, symmetric=True)
-    recon_image, ref_image = recon_values, ref_values
-    if mode == "complex (HSV)":
-        recon_image, ref_image = complex_rgb(aligned, levels), complex_rgb(reference, levels)
-    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values)
-
-
-def metrics_rows(comparison: Comparison) -> list[tuple[str, str]]:
-    """(name, value) lines of the metrics table, in the units of ``docs/metrics.md``."""
-    a, p, f = comparison.amplitude, comparison.phase, comparison.frc
-
-    def num(value: float | None, fmt: str) -> str:
-        return "—" if value is None or not np.isfinite(value) else format(value, fmt)
-
-    resolution = "not reached (agrees up to Nyquist)" if f.resolution_px is None or not np.isfinite(
-        f.resolution_px) else f"{f.resolution_px:.2f} px"
-    if f.resolution_m is not None and np.isfinite(f.resolution_m):
-        resolution += f" ({f.resolution_m * 1e9:.1f} nm)"
-    return [
-        ("shift (x, y) px", f"{comparison.shift_xy[0]:+.2f}, {comparison.shift_xy[1]:+.2f}"),
-        ("pixels compared", f"{comparison.pixels:,}"),
-        ("amplitude scale", num(a.scale, ".4g")),
-        ("amplitude RMSE", num(a.rmse, ".4g")),
-        ("amplitude PSNR (dB)", num(a.psnr_db, ".2f")),
-        ("amplitude SSIM", num(a.ssim, ".4f")),
-        ("amplitude corr", num(a.corr, ".4f")),
-        ("phase offset (rad)", num(p.offset_rad, "+.4f")),
-        ("phase ramp x, y (rad/px)", f"{p.ramp_rad_per_px[0]:+.2e}, {p.ramp_rad_per_px[1]:+.2e}"),
-        ("phase RMSE (rad)", num(p.rmse_rad, ".4f")),
-        ("phase corr", num(p.corr, ".4f")),
-        ("FRC half-bit resolution", resolution),
-    ]

@@ -48,12 +48,10 @@ from ptycho_gui.app.controls import compact_combo, labelled
 from ptycho_gui.app.plot_helpers import TITLE_SIZE, ImagePlot, ViewLink, install_export_action
 from ptycho_gui.app.roi_tools import RoiTools
 from ptycho_gui.app.session import Session, canvas_rect
+from ptycho_gui.export.comparison_figure import COLORMAP_OF_MODE, ERROR_COLORMAP
 from ptycho_gui.render.colormaps import parse_levels
 from ptycho_gui.render.complex_display import COMPLEX_MODES, phase_wheel
 
-COLORMAP_OF_MODE = {"amplitude": "viridis", "phase": "twilight", "real": "cividis", "imaginary": "cividis",
-                    "complex (HSV)": "viridis"}
-ERROR_COLORMAP = "RdBu_r"
 WHEEL_PX = 56
 UNCOMPARED_RGBA = (236, 236, 236, 215)
 """Pixels left out of the comparison are veiled in light grey, so only compared pixels read as data."""

@@ -25,9 +25,14 @@ from ptycho_gui.app.background import BackgroundQueue
 from ptycho_gui.app.compare_model import CompareState
 from ptycho_gui.app.controls import compact_combo, labelled
 from ptycho_gui.app.plot_helpers import ImagePlot, ViewLink, install_export_action
-from ptycho_gui.app.residual_model import RANKINGS, GroupDiffraction, ResidualTracker, log_amplitude
+from ptycho_gui.app.residual_model import RANKINGS, GroupDiffraction, ResidualTracker
 from ptycho_gui.app.session import Session
-from ptycho_gui.render.complex_display import robust_levels
+from ptycho_gui.export.diffraction_figure import (
+    INTENSITY_COLORMAP,
+    RESIDUAL_COLORMAP,
+    PatternPictures,
+    pattern_pictures,
+)
 
 WORST_COUNT = 10
 
@@ -48,6 +53,8 @@ class DiffractionView(QWidget):
         self.queue = BackgroundQueue(self)
         self.tracker: ResidualTracker | None = None
         self.shown: GroupDiffraction | None = None
+        self.pictures: PatternPictures | None = None
+        """The arrays and levels drawn for the selected pattern (what an export writes)."""
         self.plots = {name: ImagePlot(title) for name, title in
                       (("measured", "Measured (log10)"), ("predicted", "Predicted (log10)"),
                        ("residual", "Residual: predicted − measured"))}
@@ -174,14 +181,11 @@ class DiffractionView(QWidget):
         patches = session.store.get(np.array([selection.group]))
         self.shown = tracker.group(selection.group, patches)
         residual, channel = self.shown.residual, selection.channel
-        measured, predicted = residual.measured[0, channel], residual.predicted[0, channel]
-        peak = float(measured.max())
-        log_measured, log_predicted = log_amplitude(measured, peak), log_amplitude(predicted, peak)
-        levels = robust_levels(np.concatenate([log_measured.ravel(), log_predicted.ravel()]))
-        difference = residual.residual[0, channel]
-        for name, image, lv, cmap in (("measured", log_measured, levels, "inferno"),
-                                      ("predicted", log_predicted, levels, "inferno"),
-                                      ("residual", difference, robust_levels(difference, symmetric=True), "RdBu_r")):
+        self.pictures = pattern_pictures(residual, selection.group, channel)
+        pictures = self.pictures
+        for name, image, lv, cmap in (("measured", pictures.measured, pictures.levels, INTENSITY_COLORMAP),
+                                      ("predicted", pictures.predicted, pictures.levels, INTENSITY_COLORMAP),
+                                      ("residual", pictures.residual, pictures.residual_levels, RESIDUAL_COLORMAP)):
             plot = self.plots[name]
             first = plot.image.image is None
             plot.set_colormap(cmap)
@@ -195,6 +199,7 @@ class DiffractionView(QWidget):
 
     def _show_message(self, text: str) -> None:
         self.shown = None
+        self.pictures = None
         self.message.setText(text)
         for plot in self.plots.values():
             plot.clear()

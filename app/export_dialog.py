@@ -45,23 +45,29 @@ from ptycho_gui.app.error_dialog import show_message
 from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
+from ptycho_gui.export.comparison import ComparisonView
 from ptycho_gui.export.debug_dump import DebugDumpCollector
+from ptycho_gui.export.diffraction_figure import PatternPictures
 from ptycho_gui.export.job import ExportReport, ExportSources, preview_figure, run_export
 from ptycho_gui.export.plan import ITEM_FORMATS, ITEMS, ExportRequest, parse_batch_spec, plan_files
 from ptycho_gui.render import annotations
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import QUANTITIES, ImageStyle
+from ptycho_gui.render.complex_display import PHASE_VIEWS
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import GridOptions
 from ptycho_gui.types import BatchResult, Canvas
 
-ITEM_LABELS = {"patches": "Patch grid", "canvas": "Canvas", "stats": "Statistics plots", "data": "Data"}
+ITEM_LABELS = {"patches": "Patch grid", "canvas": "Canvas", "stats": "Statistics plots", "data": "Data",
+               "comparison": "Comparison (Compare dock)", "pattern": "Diffraction pattern (selected)"}
 FORMAT_LABELS = {"png": "PNG", "tiff": "TIFF (float32)", "svg": "SVG", "pdf": "PDF", "npz": "NPZ", "h5": "HDF5"}
 VIEW_ITEMS: dict[str | None, tuple[str, ...]] = {
     None: ("patches",), "patches": ("patches",), "canvas": ("canvas",), "ground_truth": ("canvas",),
-    "statistics": ("stats",), "offsets": ("data",),
+    "statistics": ("stats",), "offsets": ("data",), "compare": ("comparison",), "diffraction": ("pattern",),
 }
+DATA_VIEWS = ("offsets", "compare", "diffraction")
+"""Views whose export also ticks NPZ, so their data come with their figure."""
 PATCH_SOURCES = ("current batch", "batches", "selected patch")
 LEVEL_MODES = ("as the view", "auto", "per tile", "fixed")
 POLL_MS = 50
@@ -87,14 +93,31 @@ def view_style(session: Session, view_name: str | None) -> tuple[ImageStyle, lis
         quantity, levels = "amplitude", None
     if per_tile:
         levels = None
+    if quantity == "phase" and getattr(display, "phase_view", PHASE_VIEWS[0]) != PHASE_VIEWS[0]:
+        notes.append("the canvas shows phase with its offset removed; exported figures draw the raw phase on ±π")
+        levels = None
     colormap = display.colormaps.get(quantity) or None
     return ImageStyle(quantity, colormap if colormap in COLORMAPS else None, levels, per_tile), notes
 
 
-def session_sources(session: Session, with_debug_dump: bool, date: str | None = None) -> ExportSources:
+def judge_views(judge) -> tuple[ComparisonView | None, PatternPictures | None]:
+    """What the Compare and Diffraction docks show now (None for each that shows nothing, or without docks)."""
+    if judge is None:
+        return None, None
+    compare = judge.compare
+    state, pictures = compare.state, compare.figure
+    view = None
+    if state.comparison is not None and pictures is not None and state.reference is not None:
+        view = ComparisonView(state.comparison, pictures, state.reference.label,
+                              f"canvas of {state.compared_batches} batches compared")
+    return view, judge.diffraction.pictures
+
+
+def session_sources(session: Session, with_debug_dump: bool, date: str | None = None, judge=None) -> ExportSources:
     """A snapshot of what the session holds, as export sources (batches not computed are computed on demand).
 
-    ``date`` is the title-block date; the dialog stamps it once so its preview and its files agree.
+    ``date`` is the title-block date; the dialog stamps it once so its preview and its files agree. ``judge``
+    (the window's ``JudgeDocks``) gives the Compare and Diffraction docks' pictures as drawn.
     """
     run, done, current = session.run, frozenset(session.done), session.current
     if run is None or session.store is None:
@@ -107,6 +130,7 @@ def session_sources(session: Session, with_debug_dump: bool, date: str | None = 
             raise ValueError("the PtychoPINN debug dump needs a finished run")
         debug_dump = partial(_write_debug_dump, run, fetch, canvas)
     selection = session.selection
+    comparison, pattern = judge_views(judge)
     return ExportSources(
         provenance=dataclasses.replace(provenance_of(run, date), stitch=session.settings.stitch, crop=session.settings.crop),
         settings=session.settings,
@@ -121,6 +145,8 @@ def session_sources(session: Session, with_debug_dump: bool, date: str | None = 
         highlight_batch=current.index if current is not None else None,
         selected=(selection.group, selection.channel) if selection is not None else None,
         debug_dump=debug_dump,
+        comparison=comparison,
+        pattern=pattern,
     )
 
 
@@ -153,9 +179,12 @@ def rgb_pixmap(rgb: np.ndarray, width: int, height: int) -> QPixmap:
 class ExportDialog(QDialog):
     """Choose, preview and write exports of the session's results."""
 
-    def __init__(self, session: Session, view_name: str | None = None, parent: QWidget | None = None):
+    def __init__(self, session: Session, view_name: str | None = None, parent: QWidget | None = None,
+                 judge=None):
         super().__init__(parent)
         self.session = session
+        self.judge = judge
+        """The window's Compare and Diffraction docks (their pictures are export sources), or None."""
         self.date = annotations.export_timestamp()
         self.view_name = view_name
         self.setWindowTitle("Export")
@@ -228,6 +257,10 @@ class ExportDialog(QDialog):
         grid.addWidget(self.item_boxes["stats"], 2, 0)
         grid.addWidget(self.item_boxes["data"], 3, 0)
         grid.addWidget(self.debug_dump_box, 3, 1, 1, 2)
+        grid.addWidget(self.item_boxes["comparison"], 4, 0, 1, 3)
+        grid.addWidget(self.item_boxes["pattern"], 5, 0, 1, 3)
+        for item in ("comparison", "pattern"):
+            self.item_boxes[item].setToolTip("the dock's pictures with its levels (appearance choices do not apply)")
         return box
 
     def _format_box(self) -> QGroupBox:
@@ -326,7 +359,7 @@ class ExportDialog(QDialog):
     def _load_from_session(self) -> None:
         for item in VIEW_ITEMS.get(self.view_name, ("patches",)):
             self.item_boxes[item].setChecked(True)
-        if self.view_name == "offsets":
+        if self.view_name in DATA_VIEWS:
             self.format_boxes["npz"].setChecked(True)
         current = self.session.current
         self.batch_spec.setText(str(current.index) if current is not None else "0")
@@ -450,7 +483,7 @@ class ExportDialog(QDialog):
             self._preview_again = True
             return
         try:
-            request, sources = self.request(), session_sources(self.session, False, self.date)
+            request, sources = self.request(), session_sources(self.session, False, self.date, self.judge)
         except EXPORT_ERRORS as exc:
             self._show_preview_text(str(exc))
             return
@@ -500,7 +533,7 @@ class ExportDialog(QDialog):
                 if not self._confirm_overwrite(existing):
                     return
                 request = dataclasses.replace(request, overwrite=True)
-            sources = session_sources(self.session, request.debug_dump, self.date)
+            sources = session_sources(self.session, request.debug_dump, self.date, self.judge)
         except EXPORT_ERRORS as exc:
             self._fail(str(exc))
             return
@@ -586,7 +619,7 @@ def _render_preview(request: ExportRequest, sources: ExportSources) -> tuple[Ren
 
 def show_export_dialog(parent: QWidget, session: Session, view_name: str | None = None) -> ExportDialog:
     """Open the Export dialog for a view (None: the whole session); the main window calls this."""
-    dialog = ExportDialog(session, view_name, parent)
+    dialog = ExportDialog(session, view_name, parent, getattr(parent, "judge", None))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

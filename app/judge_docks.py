@@ -7,7 +7,6 @@ with the ground truth (Compare) and the statistics (Diffraction).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,15 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QMenu, QWid
 
 from ptycho_gui.app.compare_view import CompareView
 from ptycho_gui.app.complex_overlay import ComplexLayer
+from ptycho_gui.app.controls import compact_combo, labelled
 from ptycho_gui.app.diffraction_view import DiffractionView
 from ptycho_gui.app.display import MosaicLayout, build_mosaic, tile_mask
 from ptycho_gui.app.roi_tools import RoiTools
 from ptycho_gui.app.session import canvas_rect
 from ptycho_gui.engine.stitching import COVERED_WEIGHT
 from ptycho_gui.errors import PtychoGuiError
-from ptycho_gui.export.atomic import atomic_path
-from ptycho_gui.export.comparison import write_comparison_npz
-from ptycho_gui.export.data import write_diffraction_npz
 from ptycho_gui.io.reconstruction_file import is_reconstruction_file
-from ptycho_gui.types import BatchResult
+from ptycho_gui.render.complex_display import PHASE_VIEWS
 
 RECONSTRUCTION_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.zip *.ckpt *.pt *.pth);;All files (*)"
@@ -63,6 +60,9 @@ class JudgeDocks(QObject):
         self._attach_tools("canvas", self._canvas_source)
         self._attach_tools("ground_truth", self._truth_source)
         self._attach_tools("patches", self._patch_source)
+        self.phase_view = self._phase_view_control()
+        session.sigDisplayChanged.connect(self._sync_phase_view)
+        self._sync_phase_view("canvas")
         session.sigBatchChanged.connect(lambda _batch: self.complex_layers["patches"].refresh())
         session.sigCanvasChanged.connect(lambda _canvas: self.complex_layers["canvas"].refresh())
         session.sigFilesChanged.connect(self.complex_layers["ground_truth"].refresh)
@@ -93,6 +93,28 @@ class JudgeDocks(QObject):
         layout.addWidget(tools, 1)
         view.layout().addWidget(row)
         self.roi[name], self.complex_layers[name] = tools, layer
+
+    def _phase_view_control(self):
+        """'Phase' choice (raw ±π, offset removed, unwrapped) in the canvas tools row; shown while phase is."""
+        combo = compact_combo(PHASE_VIEWS, "phase drawn raw on ±π, or with its global offset removed (circular "
+                                           "mean over covered pixels) on automatic or typed levels; optionally "
+                                           "unwrapped (scikit-image unwrap_phase)")
+        control = labelled("Phase", combo)
+        row = self.roi["canvas"].parentWidget().layout()
+        row.insertWidget(1, control)
+        combo.currentTextChanged.connect(self.window.session.set_canvas_phase_view)
+        self._phase_combo = combo
+        return control
+
+    @Slot(str)
+    def _sync_phase_view(self, which: str) -> None:
+        if which != "canvas":
+            return
+        display = self.window.session.canvas_display
+        self.phase_view.setVisible(display.quantity == "phase")
+        self._phase_combo.blockSignals(True)
+        self._phase_combo.setCurrentText(display.phase_view)
+        self._phase_combo.blockSignals(False)
 
     def _canvas_source(self):
         canvas = self.window.session.canvas
@@ -197,41 +219,5 @@ class JudgeDocks(QObject):
     # ------------------------------------------------------------------ export
     @Slot(str)
     def export(self, view_name: str) -> None:
-        """Ask for a file name and write the view's data (NPZ) and its picture (PNG beside it)."""
-        path, _ = QFileDialog.getSaveFileName(self.window, f"Export the {view_name} view", self.window._last_dir(),
-                                              "NumPy archive (*.npz)")
-        if path:
-            self.export_to(view_name, Path(path))
-
-    def export_to(self, view_name: str, destination: Path) -> list[Path]:
-        """Write ``destination`` (.npz data) and ``destination`` with .png (the dock as shown); [] with nothing to write."""
-        destination = destination.with_suffix(".npz")
-        view = self.compare if view_name == "compare" else self.diffraction
-        try:
-            if view_name == "compare":
-                if self.compare.state.comparison is None:
-                    return []
-                write_comparison_npz(self.compare.state.comparison, destination, overwrite=True)
-            else:
-                shown, batch = self.diffraction.shown, self.window.session.current
-                if shown is None or batch is None:
-                    return []
-                write_diffraction_npz(shown.residual, _single_group_result(batch, self.window.session.run, shown.group),
-                                      destination,
-                                      overwrite=True)
-            picture = destination.with_suffix(".png")
-            with atomic_path(picture, overwrite=True) as tmp:
-                if not view.grab().save(str(tmp), "PNG"):
-                    raise OSError(f"{picture}: cannot write the PNG")
-        except (PtychoGuiError, OSError) as exc:
-            self.window.report_error("Export failed", str(exc))
-            return []
-        self.window.statusBar().showMessage(f"exported {destination.name} and {picture.name}", 4000)
-        return [destination, picture]
-
-
-def _single_group_result(batch: BatchResult, run, group: int) -> BatchResult:
-    """A batch result describing one group of the run (the diffraction export's group table and positions)."""
-    indices = np.array([group])
-    return dataclasses.replace(batch, group_indices=indices, groups=run.groups[indices],
-                               positions=run.positions[indices], patches=batch.patches[:0])
+        """Open the Export dialog for the Compare ('compare') or Diffraction ('diffraction') view."""
+        self.window.open_export_dialog(view_name)

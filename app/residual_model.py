@@ -22,12 +22,13 @@ from ptycho_gui.analysis.residual import (
 )
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import IncompatibleInputsError
+from ptycho_gui.export.diffraction_figure import LOG_FLOOR, log_amplitude
 from ptycho_gui.types import Canvas
+
+__all__ = ["LOG_FLOOR", "RANKINGS", "GroupDiffraction", "ResidualTracker", "log_amplitude", "unavailable_reason"]
 
 RANKINGS = ("residual", "amplitude error", "phase error")
 """What the worst-groups list ranks by (the errors need a comparison with a reference)."""
-LOG_FLOOR = 1e-4
-"""Log display floor relative to the measured peak (four decades)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,6 @@ def unavailable_reason(run: InferenceRun) -> tuple[PhysicsModel | None, str | No
         return physics_model_for(model, run.dataset), None
     except IncompatibleInputsError as exc:
         return None, f"The physics residual is not available: {exc}"
-
-
-def log_amplitude(values: np.ndarray, peak: float) -> np.ndarray:
-    """log10 of amplitudes floored at ``LOG_FLOOR`` × peak (float32)."""
-    floor = peak * LOG_FLOOR if peak > 0 else LOG_FLOOR
-    return np.log10(np.maximum(np.asarray(values, dtype=np.float64), floor)).astype(np.float32)
 
 
 class ResidualTracker:

@@ -44,6 +44,7 @@ from ptycho_gui.engine.stitching import Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
 from ptycho_gui.render.colormaps import auto_levels
+from ptycho_gui.render.complex_display import phase_view
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
 RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
@@ -98,6 +99,8 @@ class CanvasDisplay:
     levels_mode: str = "auto"
     """'auto' (recomputed at each refresh) or 'locked'."""
     levels: tuple[float, float] | None = None
+    phase_view: str = "wrapped ±π"
+    """How phase is drawn: one of ``render.complex_display.PHASE_VIEWS``."""
     show_all_positions: bool = True
     show_batch_positions: bool = True
     show_selection: bool = True
@@ -656,6 +659,15 @@ class Session(QObject):
             self.truth_levels = None
             self.sigDisplayChanged.emit("canvas")
 
+    def set_canvas_phase_view(self, how: str) -> None:
+        """Draw the canvas and ground-truth phase raw (±π) or with the global offset removed (auto levels)."""
+        if how != self.canvas_display.phase_view:
+            self.canvas_display.phase_view = how
+            self.canvas_display.levels = None
+            self.canvas_display.levels_mode = "auto"
+            self.truth_levels = None
+            self.sigDisplayChanged.emit("canvas")
+
     def set_canvas_colormap(self, name: str) -> None:
         if name != self.canvas_display.colormap:
             self.canvas_display.colormaps[self.canvas_display.quantity] = name
@@ -717,6 +729,8 @@ class Session(QObject):
         if display.quantity == "weight":
             image = quantity_of(canvas.weight, "weight")
             auto = (0.0, max(float(image.max()), 1e-6))
+        elif display.quantity == "phase":
+            image, auto = phase_view(canvas.image, covered if covered.any() else None, display.phase_view)
         else:
             image = quantity_of(canvas.image, display.quantity)
             auto = auto_levels(image, display.quantity, covered if covered.any() else None)
@@ -729,9 +743,13 @@ class Session(QObject):
         if self.dataset is None or self.dataset.object_guess is None:
             return None
         quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
-        image = quantity_of(self.dataset.object_guess, quantity)
+        if quantity == "phase":
+            image, auto = phase_view(self.dataset.object_guess, None, self.canvas_display.phase_view)
+        else:
+            image = quantity_of(self.dataset.object_guess, quantity)
+            auto = auto_levels(image, quantity)
         h, w = image.shape
-        levels = self.truth_levels or auto_levels(image, quantity)
+        levels = self.truth_levels or auto
         return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
 
 

@@ -1,15 +1,17 @@
-"""Screenshots of the Compare and Diffraction docks: ``python docs/judge_screenshots.py``.
+"""Screenshots of the Compare and Diffraction docks: ``python docs/judge_screenshots.py [--demo-only]``.
 
 Runs the real app offscreen on the built-in demo and on the shared PtychoPINN gridsize-2 fixture
 (``../shared/fixtures/ptychopinn/gs2/wts.h5.zip`` + ``lines_n64_test.npz``, when present), and saves
 ``docs/screenshots/judge-*.png``: the Compare dock (amplitude, phase, HSV with an ROI and a profile), the
-Diffraction dock with its worst groups, the Statistics dock with the residual curve, and the canvas with
-its complex (HSV) layer, an ROI and a line profile.
+Diffraction dock with its worst groups, the Statistics dock with the residual curve, the canvas with
+its complex (HSV) layer, an ROI and a line profile, the canvas phase with its offset removed, and the Export
+dialog opened from the Compare and Diffraction docks with the figures it writes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -19,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QSettings
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from ptycho_gui.app.main import make_application
 from ptycho_gui.app.main_window import MainWindow
@@ -89,6 +91,32 @@ def shoot(window: MainWindow, tag: str) -> None:
     judge.roi["canvas"].show_roi.setChecked(True)
     judge.roi["canvas"].show_line.setChecked(True)
     grab(window, window.views["canvas"], f"{tag}-canvas-hsv-roi", (900, 800))
+    layer.enabled.setChecked(False)
+    session.set_canvas_quantity("phase")
+    judge._phase_combo.setCurrentText("auto (offset removed)")
+    grab(window, window.views["canvas"], f"{tag}-canvas-phase-offset-removed", (900, 800))
+    session.set_canvas_quantity("amplitude")
+    export_docks(window, tag)
+
+
+def export_docks(window: MainWindow, tag: str) -> None:
+    """Export the Compare and Diffraction docks through the Export dialog; save the dialog and both figures."""
+    for name, view, figure in (("compare", window.judge.compare, "comparison.png"),
+                               ("diffraction", window.judge.diffraction, "diffraction_pattern.png")):
+        view.sigExportRequested.emit(name)
+        dialog = [d for d in window.findChildren(QDialog, "export_dialog") if d.isVisible()][-1]
+        with tempfile.TemporaryDirectory() as folder:
+            dialog.folder_edit.setText(folder)
+            dialog.refresh_preview()
+            wait_until(lambda d=dialog: d.last_preview is not None)
+            QTest.qWait(300)
+            dialog.grab().save(str(OUT / f"judge-{tag}-export-{name}-dialog.png"))
+            dialog.export_button.click()
+            wait_until(lambda d=dialog: not d.busy)
+            shutil.copyfile(Path(folder) / figure, OUT / f"judge-{tag}-export-{figure}")
+        print(f"wrote {OUT / f'judge-{tag}-export-{figure}'}")
+        dialog.shutdown()
+        dialog.close()
 
 
 def main() -> int:
@@ -97,7 +125,7 @@ def main() -> int:
     configure_pyqtgraph()
     with tempfile.TemporaryDirectory() as folder:
         runs = [("demo", None)]
-        if (SHARED / "gs2" / "wts.h5.zip").exists():
+        if (SHARED / "gs2" / "wts.h5.zip").exists() and "--demo-only" not in sys.argv:
             runs.append(("gs2", [SHARED / "gs2" / "wts.h5.zip", SHARED / "lines_n64_test.npz"]))
         for tag, files in runs:
             settings = QSettings(str(Path(folder) / f"{tag}.ini"), QSettings.Format.IniFormat)

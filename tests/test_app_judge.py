@@ -11,7 +11,7 @@ from app_harness import open_fixture, run_to_end, settle
 from ptycho_gui.analysis.comparison import compare_with_object
 from ptycho_gui.analysis.residual import diffraction_residual, physics_model_for
 from ptycho_gui.app.compare_model import metrics_rows
-from ptycho_gui.render.complex_display import COMPLEX_MODES
+from ptycho_gui.render.complex_display import COMPLEX_MODES, phase_view
 
 WAIT_MS = 60_000
 
@@ -136,17 +136,61 @@ def test_diffraction_dock_shows_the_core_residual_of_the_selected_group(qtbot, m
     assert len(curve[0]) == session.n_batches and np.isfinite(curve[1]).all()
 
 
-def test_compare_and_diffraction_exports_write_data_and_pictures(qtbot, make_window, bundle_path, dataset_path,
-                                                               tmp_path):
+def export_from_the_dock(qtbot, window, view_name: str, folder) -> list:
+    """Right-click 'Export…' of a dock: the Export dialog opens with that view's item, PNG and NPZ ticked."""
+    from PySide6.QtWidgets import QDialog
+
+    from ptycho_gui.app.export_dialog import ExportDialog
+
+    view = window.judge.compare if view_name == "compare" else window.judge.diffraction
+    view.sigExportRequested.emit(view_name)
+    dialog = [d for d in window.findChildren(QDialog, "export_dialog") if d.isVisible()][-1]
+    assert isinstance(dialog, ExportDialog)
+    ticked = [item for item, box in dialog.item_boxes.items() if box.isChecked()]
+    formats = [fmt for fmt, box in dialog.format_boxes.items() if box.isChecked()]
+    assert ticked == ["comparison" if view_name == "compare" else "pattern"] and formats == ["png", "npz"]
+    dialog.format_boxes["h5"].setChecked(True)
+    dialog.folder_edit.setText(str(folder))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT_MS)
+    assert dialog.last_error is None, dialog.last_error
+    files = list(dialog.last_report.files)
+    dialog.shutdown()
+    dialog.close()
+    return files
+
+
+def test_compare_and_diffraction_export_what_the_docks_draw(qtbot, make_window, bundle_path, dataset_path, tmp_path):
+    import h5py
+
+    from ptycho_gui.export.images import read_png_metadata
+
     window = finished_window(qtbot, make_window, bundle_path, dataset_path)
-    written = window.judge.export_to("compare", tmp_path / "compare.npz")
-    assert [p.name for p in written] == ["compare.npz", "compare.png"]
-    with np.load(written[0]) as data:
-        np.testing.assert_array_equal(data["aligned"], window.judge.compare.state.comparison.aligned)
+    compare = window.judge.compare
+    compare.levels_edit.setText("0.1:1.2")
+    compare.levels_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: compare.figure is not None and compare.figure.levels == (0.1, 1.2), timeout=WAIT_MS)
+    files = export_from_the_dock(qtbot, window, "compare", tmp_path / "compare")
+    assert [p.name for p in files] == ["comparison.png", "comparison.npz", "comparison.h5"]
+    with np.load(files[1], allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["reconstruction_shown"], compare.plots["reconstruction"].image.image)
+        np.testing.assert_array_equal(data["reference_values"], compare.values_of("reference"))
+        np.testing.assert_array_equal(data["error_shown"], compare.figure.error)
+        np.testing.assert_array_equal(data["levels"], [0.1, 1.2])
+        np.testing.assert_array_equal(data["aligned"], compare.state.comparison.aligned)
+    with h5py.File(files[2], "r") as file:
+        np.testing.assert_array_equal(file["error_levels"][()], compare.figure.error_levels)
+    assert read_png_metadata(files[0])["levels"] == [0.1, 1.2]
     window.session.select(2, 0)
-    written = window.judge.export_to("diffraction", tmp_path / "diffraction.npz")
-    with np.load(written[0]) as data:
-        assert data["predicted"].shape == data["measured"].shape == window.judge.diffraction.shown.residual.measured.shape
+    settle(qtbot, window)
+    diffraction = window.judge.diffraction
+    files = export_from_the_dock(qtbot, window, "diffraction", tmp_path / "diffraction")
+    assert [p.name for p in files] == ["diffraction_pattern.png", "diffraction_pattern.npz", "diffraction_pattern.h5"]
+    with np.load(files[1], allow_pickle=False) as data:
+        for name, key in (("measured", "measured_log10"), ("predicted", "predicted_log10"),
+                          ("residual", "residual")):
+            np.testing.assert_array_equal(data[key], diffraction.plots[name].image.image)
+        assert int(data["group"]) == 2 and tuple(data["log10_levels"]) == diffraction.pictures.levels
 
 
 def test_a_dropped_reconstruction_file_becomes_the_reference(qtbot, make_window, bundle_path, dataset_path, tmp_path):
@@ -205,6 +249,26 @@ def test_canvas_gets_roi_stats_real_imaginary_and_an_hsv_layer(qtbot, make_windo
     qtbot.waitUntil(lambda: layer.picture is not None, timeout=WAIT_MS)
     assert layer.picture.shape == (*session.canvas.image.shape, 4) and layer.wheel.isVisibleTo(layer)
     assert layer.layer.isVisible()
+
+
+def test_canvas_phase_can_be_drawn_with_its_offset_removed(qtbot, make_window, bundle_path, dataset_path):
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    session, judge = window.session, window.judge
+    assert not judge.phase_view.isVisibleTo(window)
+    session.set_canvas_quantity("phase")
+    settle(qtbot, window)
+    assert judge.phase_view.isVisibleTo(window)
+    judge._phase_combo.setCurrentText("auto (offset removed)")
+    settle(qtbot, window)
+    canvas = session.canvas
+    covered = canvas.weight > 0
+    expected, levels = phase_view(canvas.image, covered, "auto (offset removed)")
+    np.testing.assert_array_equal(window.views["canvas"].plot.image.image, expected)
+    assert session.canvas_display.levels == levels and levels != (-np.pi, np.pi)
+    assert abs(np.angle(np.sum(np.abs(canvas.image[covered]) * np.exp(1j * expected[covered])))) < 1e-3
+    session.set_canvas_levels((-0.5, 0.5))
+    settle(qtbot, window)
+    assert session.canvas_image().levels == (-0.5, 0.5)
 
 
 def test_patch_grid_gets_an_hsv_layer_of_the_shown_batch(qtbot, make_window, bundle_path, dataset_path):

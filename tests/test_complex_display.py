@@ -14,6 +14,7 @@ from ptycho_gui.render.complex_display import (
     complex_rgb,
     display_phase,
     phase_offset,
+    phase_view,
     phase_wheel,
     robust_levels,
 )
@@ -28,6 +29,28 @@ def test_offset_removal_gives_a_small_phase_object_its_own_range():
     lo, hi = robust_levels(shown)
     assert hi - lo < 0.2
     assert phase_offset(z) == pytest.approx(2.5 - 0.07, abs=0.01)
+
+
+def test_phase_view_removes_the_circular_mean_over_the_mask_and_keeps_wrapped_on_pi():
+    rng = np.random.default_rng(3)
+    phase = -0.07 + 0.03 * rng.standard_normal((48, 48))
+    z = np.exp(1j * (phase + 2.5)).astype(np.complex64)
+    mask = np.zeros(z.shape, dtype=bool)
+    mask[8:40, 8:40] = True
+    z[~mask] = np.exp(-2.0j)
+    raw, raw_levels = phase_view(z, mask, "wrapped ±π")
+    np.testing.assert_allclose(raw, np.angle(z), atol=1e-6)
+    assert raw_levels == (-math.pi, math.pi)
+    shown, levels = phase_view(z, mask, "auto (offset removed)")
+    assert abs(np.angle(np.mean(np.exp(1j * shown[mask])))) < 1e-3
+    np.testing.assert_allclose(shown[mask], phase[mask] - phase[mask].mean(), atol=2e-3)
+    assert levels[1] - levels[0] < 0.3 and levels[0] < 0 < levels[1]
+    ramp = np.linspace(0, 12, 48)[None, :] * np.ones((48, 1))
+    unwrapped, span = phase_view(np.exp(1j * ramp), None, "auto, unwrapped")
+    np.testing.assert_allclose(np.diff(unwrapped, axis=1), np.diff(ramp, axis=1), atol=1e-4)
+    assert span[1] - span[0] > 10
+    with pytest.raises(ValueError, match="unknown phase view"):
+        phase_view(z, mask, "sideways")
 
 
 def test_unwrapping_recovers_a_steep_ramp_inside_a_mask():

@@ -168,3 +168,40 @@ def test_malformed_options_are_usage_errors(bundle_path, dataset_path, tmp_path,
     assert export(bundle_path, dataset_path, tmp_path / "out", *options) == 2
     assert message in capsys.readouterr().err
     assert computed == [] and not (tmp_path / "out").exists()
+
+
+def test_a_comparison_export_writes_the_figure_and_the_arrays_drawn(bundle_path, dataset_path, tmp_path):
+    from ptycho_gui.analysis.comparison import compare_with_object
+    from ptycho_gui.io.reconstruction_file import open_reconstruction
+
+    code = export(bundle_path, dataset_path, tmp_path / "out", "--what", "comparison", "--format", "png,svg,npz",
+                  "--quantity", "phase", "--levels=-1:1")
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["comparison.npz", "comparison.png",
+                                                                     "comparison.svg"]
+    meta = read_png_metadata(tmp_path / "out" / "comparison.png")
+    assert meta["kind"] == "comparison" and meta["mode"] == "phase" and meta["levels"] == [-1.0, 1.0]
+    with np.load(tmp_path / "out" / "comparison.npz", allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["levels"], [-1.0, 1.0])
+        mask = data["mask"]
+        assert mask.any() and data["reconstruction_shown"].shape == mask.shape
+        metrics = json.loads(str(data["metrics_json"]))
+    assert "objectGuess of" in (tmp_path / "out" / "comparison.svg").read_text()
+    run = main(["run", str(bundle_path), str(dataset_path), "-o", str(tmp_path / "run"), "--device", "cpu",
+                "--threads", "1"])
+    assert run == 0
+    with np.load(dataset_path) as scan:
+        direct = compare_with_object(open_reconstruction(tmp_path / "run" / "reconstruction.h5").canvas,
+                                     scan["objectGuess"])
+    assert metrics["pixels"] == direct.pixels
+    assert metrics["amplitude"]["corr"] == pytest.approx(direct.amplitude.corr, abs=1e-6)
+
+
+def test_a_comparison_against_a_file_without_object_fails_before_computing(bundle_path, dataset_path, tmp_path,
+                                                                          computed, capsys):
+    empty = tmp_path / "no_object.npz"
+    with np.load(dataset_path) as scan:
+        np.savez(empty, **{k: scan[k] for k in scan.files if k != "objectGuess"})
+    code = export(bundle_path, dataset_path, tmp_path / "out", "--what", "comparison", "--truth", str(empty))
+    assert code == 3 and computed == []
+    assert "no_object.npz" in capsys.readouterr().err

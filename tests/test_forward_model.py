@@ -44,16 +44,47 @@ def _fixture(name: str) -> dict:
 @pytest.mark.parametrize("name", ["c1_bigF", "c1_bigT_probe", "c4_bigT_probe", "c4_bigT_uniform"])
 def test_matches_ptychopinn_expected_forward(name: str):
     data = _fixture(name)
+    expected = data["expected_forward"]
+    intensity = _fixture_forward(data)
+    assert np.abs(intensity - expected).max() / np.abs(expected).max() < 1e-5
+
+
+def _fixture_forward(data: dict) -> np.ndarray:
+    """Our squared amplitude of a forward fixture under its own configuration (contract §2.5, padded size +jitter)."""
     config = json.loads(str(data["metadata_json"]))["model_config"]
     patches = data["x_real"] + 1j * data["x_imag"]
     probe = data["probe_real"] + 1j * data["probe_imag"]
     relative = data["positions"][:, :, 0, :].astype(np.float64)
-    gridsize = round(float(np.sqrt(patches.shape[1])))
-    size = padded_size(64, gridsize) + config["max_position_jitter"]
+    size = padded_size(64, round(float(np.sqrt(patches.shape[1])))) + config["max_position_jitter"]
     amplitude = predicted_amplitude(patches, probe * float(data["scale"].ravel()[0]), -relative,
                                     config["object_big"], size, config["training_patch_weighting"])
-    expected = data["expected_forward"]
-    assert np.abs(amplitude**2 - expected).max() / np.abs(expected).max() < 1e-5
+    return amplitude**2
+
+
+def test_c1_bigT_uniform_keeps_a_33_pixel_square_not_the_contracts_central_mask():
+    """The one fixture the contract does not explain, pinned down (docs/metrics.md, "Forward-model fixtures").
+
+    With C = 1 and a zero offset the §2.5 merge/extract is the identity on the central N/2 mask [16, 48), so
+    the contract predicts the patch cut to that 32 × 32 square: that differs from ``expected_forward`` by 6 %.
+    The fixture is the patch cut to the 33 × 33 square [16, 49) (to 0.13 %); the full patch is 26 % off.
+    The same weighting with C = 4 (``c4_bigT_uniform``) follows the contract to 1e-5.
+    """
+    data = _fixture("c1_bigT_uniform")
+    expected = data["expected_forward"][0, 0]
+    patch = (data["x_real"] + 1j * data["x_imag"])[0, 0]
+    probe = (data["probe_real"] + 1j * data["probe_imag"]) * float(data["scale"].ravel()[0])
+
+    def relative_error(support: slice) -> float:
+        cut = np.zeros_like(patch)
+        cut[support, support] = patch[support, support]
+        intensity = predicted_amplitude(cut[None, None], probe)[0, 0].astype(np.float64) ** 2
+        return float(np.abs(intensity - expected).max() / np.abs(expected).max())
+
+    ours = _fixture_forward(data)[0, 0]
+    assert np.abs(ours - expected).max() / np.abs(expected).max() > 0.05
+    assert relative_error(slice(16, 48)) > 0.05
+    assert relative_error(slice(16, 49)) < 2e-3
+    assert relative_error(slice(0, 64)) > 0.2
 
 
 def test_residual_scale_is_fitted_and_nmse_is_zero_for_a_scaled_copy():

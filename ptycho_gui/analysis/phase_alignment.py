@@ -1,7 +1,7 @@
 """Fitting the global phase offset and linear phase ramp between two complex images.
 
 The phase difference d = angle(a · conj(b)) is wrapped, so the fit starts from the mean wrapped phase
-gradient (the angle of Σ z[+1]·conj(z), which tolerates any ramp below π/px), takes the offset as the
+gradient (the angle of Σ p[+1]·conj(p) of the products p = a·conj(b), which tolerates any ramp below π/px), takes the offset as the
 angle of the ramp-free sum, then refines offset and ramp by weighted least squares on the wrapped
 residual. Coordinates are pixels from the image centre (W//2, H//2), so the offset is the phase
 difference at the centre.
@@ -37,32 +37,31 @@ def wrap(phase: np.ndarray) -> np.ndarray:
     return np.pi - np.remainder(np.pi - np.asarray(phase), 2 * np.pi)
 
 
-def _gradient(z: np.ndarray, mask: np.ndarray, axis: int) -> float:
-    """Mean wrapped phase step along ``axis`` between neighbouring masked pixels."""
+def _gradient(product: np.ndarray, mask: np.ndarray, axis: int) -> float:
+    """Mean wrapped phase step along ``axis`` between neighbouring masked pixels (amplitude-weighted)."""
     lead = [slice(None), slice(None)]
     trail = [slice(None), slice(None)]
     lead[axis], trail[axis] = slice(1, None), slice(None, -1)
     pair = mask[tuple(lead)] & mask[tuple(trail)]
-    total = np.sum((z[tuple(lead)] * np.conj(z[tuple(trail)]))[pair])
+    total = np.sum(product[tuple(lead)][pair] * np.conj(product[tuple(trail)][pair]), dtype=np.complex128)
     return float(np.angle(total)) if total != 0 else 0.0
 
 
 def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlane:
     """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|."""
-    product = (a * np.conj(b)).astype(np.complex64)
-    weight = np.abs(product)
-    if not mask.any() or not weight[mask].any():
+    product = (a * np.conj(b)).astype(np.complex64, copy=False)
+    inside = product[mask]
+    wm = np.abs(inside)
+    if not wm.any():
         return PhasePlane(0.0, 0.0, 0.0)
-    z = product / np.where(weight > 0, weight, np.float32(1))
-    ramp_x, ramp_y = _gradient(z, mask, 1), _gradient(z, mask, 0)
-    tilt = PhasePlane(0.0, ramp_x, ramp_y).phasor(a.shape, -1.0)
-    offset = float(np.angle(np.sum((product * tilt)[mask], dtype=np.complex128)))
+    ramp_x, ramp_y = _gradient(product, mask, 1), _gradient(product, mask, 0)
+    tilt = PhasePlane(0.0, ramp_x, ramp_y).phasor(a.shape, -1.0)[mask]
+    offset = float(np.angle(np.sum(inside * tilt, dtype=np.complex128)))
     h, w = a.shape
     rows, cols = np.nonzero(mask)
     x = (cols - w // 2).astype(np.float32)
     y = (rows - h // 2).astype(np.float32)
-    d = np.angle(z[mask])
-    wm = weight[mask]
+    d = np.angle(inside)
     columns = (None, x, y)
     weighted = (wm, wm * x, wm * y)
     normal = np.array([[float(np.sum(wu if v is None else wu * v, dtype=np.float64)) for v in columns]
@@ -70,7 +69,8 @@ def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlan
     params = np.array([offset, ramp_x, ramp_y])
     for _ in range(REFINEMENTS):
         model = np.float32(params[0]) + np.float32(params[1]) * x + np.float32(params[2]) * y
-        residual = wrap(d - model).astype(np.float32)
+        residual = d - model
+        residual -= np.float32(2 * np.pi) * np.rint(residual * np.float32(0.5 / np.pi))
         rhs = np.array([float(np.dot(wu, residual)) for wu in weighted])
         params = params + np.linalg.lstsq(normal, rhs, rcond=None)[0]
     return PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2]))

@@ -12,6 +12,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from ptycho_gui.analysis.reference import Reference, reconstruction_reference, truth_reference
 from ptycho_gui.cli.common import (
     EXIT_OK,
     ProgressBar,
@@ -22,6 +23,9 @@ from ptycho_gui.cli.common import (
     positive_int,
 )
 from ptycho_gui.engine.run import InferenceRun
+from ptycho_gui.errors import InvalidInputError
+from ptycho_gui.export.comparison import ComparisonView
+from ptycho_gui.export.comparison_figure import compare_figure
 from ptycho_gui.export.debug_dump import DebugDumpCollector
 from ptycho_gui.export.job import ExportSources, run_export
 from ptycho_gui.export.plan import (
@@ -33,13 +37,17 @@ from ptycho_gui.export.plan import (
     parse_choices,
     plan_files,
 )
+from ptycho_gui.io.datasets import ScanDataset, open_dataset
+from ptycho_gui.io.reconstruction_file import is_reconstruction_file
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle, parse_levels
 from ptycho_gui.render.patch_grid import GridOptions
-from ptycho_gui.types import BatchResult
+from ptycho_gui.types import BatchResult, Canvas
 
 QUANTITY_NAMES: dict[str, str] = {"amplitude": "amplitude", "phase": "phase", "real": "real", "imag": "imaginary"}
+CLI_ITEMS: tuple[str, ...] = tuple(item for item in ALL_ITEMS if item != "pattern")
+"""Items the CLI exports (a selected pattern exists only in the GUI; ``diffraction`` writes every pattern)."""
 CLI_OVERLAYS: tuple[str, ...] = ("positions", "batch")
 """Canvas overlays the CLI can draw (a selected patch exists only in the GUI)."""
 
@@ -58,8 +66,9 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batches", default="0", metavar="SPEC",
                         help="'all' or indices and ranges, e.g. 0,3-5 (default 0)")
     parser.add_argument("--what", default="patches", metavar="LIST",
-                        help=f"comma list of {', '.join(ALL_ITEMS)} (default patches); data and canvas add the debug dump; "
-                        "diffraction (npz) writes predicted and measured amplitudes and the residual per batch")
+                        help=f"comma list of {', '.join(CLI_ITEMS)} (default patches); data and canvas add the debug dump; "
+                        "diffraction (npz) writes predicted and measured amplitudes and the residual per batch; "
+                        "comparison (png, svg, pdf, npz, h5) runs the whole scan and compares its canvas with --truth")
     parser.add_argument("--format", default="png", metavar="LIST",
                         help=f"comma list of {', '.join(FORMATS)} (default png)")
     parser.add_argument("--quantity", choices=tuple(QUANTITY_NAMES), default="amplitude", help="what the figures show")
@@ -75,6 +84,10 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlays", default="positions,batch", metavar="LIST",
                         help="canvas overlays: positions, batch (the first chosen batch's crops), or none")
     parser.add_argument("--no-truth", action="store_true", help="no ground-truth and error panels on the canvas")
+    parser.add_argument("--truth", type=Path, default=None, metavar="FILE",
+                        help="reference of --what comparison: a dataset with objectGuess or a reconstruction.h5 "
+                        "(default: the dataset's own objectGuess); the comparison figure shows --quantity on "
+                        "--levels (LO:HI, else robust levels), its data the arrays drawn")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     add_run_options(parser)
     parser.set_defaults(handler=command_export)
@@ -83,7 +96,7 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
 def request_from_args(args: argparse.Namespace, n_batches: int) -> ExportRequest:
     """The ExportRequest a command line asks for (UsageError for anything malformed)."""
     try:
-        what = parse_choices(args.what, ALL_ITEMS, "--what")
+        what = parse_choices(args.what, CLI_ITEMS, "--what")
         formats = parse_choices(args.format, FORMATS, "--format")
         overlays = () if args.overlays.strip().lower() == "none" else parse_choices(args.overlays, CLI_OVERLAYS,
                                                                                      "--overlays")
@@ -109,9 +122,34 @@ def request_from_args(args: argparse.Namespace, n_batches: int) -> ExportRequest
         raise UsageError(str(exc)) from exc
 
 
-def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
-    """Compute what the request needs (the whole run for a canvas, else the chosen batches) with a progress bar."""
-    whole = "canvas" in request.what
+def open_reference(truth: Path | None, dataset: ScanDataset) -> Reference:
+    """The reference of a comparison export: --truth (dataset with objectGuess, or reconstruction.h5) or the run's
+    own objectGuess; read before any computing so a bad file fails at once."""
+    if truth is not None and is_reconstruction_file(truth):
+        return reconstruction_reference(truth)
+    if truth is None:
+        reference = truth_reference(dataset)
+        if reference is None:
+            raise UsageError(f"--what comparison: {dataset.path.name} has no objectGuess; give --truth FILE")
+        return reference
+    with open_dataset(truth) as other:
+        reference = truth_reference(other)
+    if reference is None:
+        raise InvalidInputError(truth, "has no objectGuess to compare with")
+    return reference
+
+
+def comparison_view(canvas: Canvas, reference: Reference, request: ExportRequest, pixel_size_m: float | None,
+                    batches: int) -> ComparisonView:
+    """The canvas compared with the reference, pictured in the request's quantity on its levels (else robust)."""
+    comparison = reference.compare(canvas, pixel_size_m)
+    pictures = compare_figure(comparison, request.style.quantity, levels=request.style.levels)
+    return ComparisonView(comparison, pictures, reference.label, f"canvas of {batches} batches compared")
+
+
+def compute_sources(run: InferenceRun, request: ExportRequest, reference: Reference | None = None) -> ExportSources:
+    """Compute what the request needs (the whole run for a canvas or a comparison, else the chosen batches)."""
+    whole = "canvas" in request.what or "comparison" in request.what
     indices = range(run.n_batches) if whole else request.batches
     progress = ProgressBar(len(indices), run.settings.batch_size * run.model.C)
     collector = DebugDumpCollector() if request.debug_dump else None
@@ -143,6 +181,8 @@ def compute_sources(run: InferenceRun, request: ExportRequest) -> ExportSources:
         scan_positions=run.dataset.positions,
         debug_dump=debug_dump,
         get_diffraction=diffraction_source(run, request.batches, get_batch) if "diffraction" in request.what else None,
+        comparison=comparison_view(canvas, reference, request, run.dataset.pixel_size_m, run.n_batches)
+        if reference is not None else None,
     )
 
 
@@ -170,8 +210,9 @@ def command_export(args: argparse.Namespace) -> int:
     run = open_run(args)
     request = request_from_args(args, run.n_batches)
     check_destinations(plan_files(request), request.out_dir, request.overwrite)
+    reference = open_reference(args.truth, run.dataset) if "comparison" in request.what else None
     print(f"{run.n_groups} groups of {run.model.C} in {run.n_batches} batches on {run.device}", file=sys.stderr)
-    sources = compute_sources(run, request)
+    sources = compute_sources(run, request, reference)
     report = run_export(request, sources)
     for path in report.files:
         print(path)

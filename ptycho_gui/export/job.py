@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ptycho_gui.analysis.residual import DiffractionResidual
+from ptycho_gui.export.comparison import ComparisonView, comparison_arrays, write_arrays
+from ptycho_gui.export.comparison_figure import render_comparison_figure
 from ptycho_gui.export.data import DataSelection, write_data, write_diffraction_npz
+from ptycho_gui.export.diffraction_figure import PatternPictures, pattern_arrays, render_pattern_figure
 from ptycho_gui.export.images import FIGURE_FORMATS, write_figure, write_tiff
 from ptycho_gui.export.plan import ExportRequest, PlannedFile, check_destinations, plan_files
 from ptycho_gui.render.annotations import Provenance
@@ -54,6 +57,10 @@ class ExportSources:
     debug_dump: Callable[[Path], list[Path]] | None = None
     get_diffraction: Callable[[int], DiffractionResidual] | None = None
     """Batch i's predicted vs measured diffraction (needed by a ``diffraction`` export)."""
+    comparison: ComparisonView | None = None
+    """The comparison as shown (needed by a ``comparison`` export)."""
+    pattern: PatternPictures | None = None
+    """The selected pattern's pictures as shown (needed by a ``pattern`` export)."""
 
 
 @dataclass
@@ -133,6 +140,37 @@ def render_stats(request: ExportRequest, sources: ExportSources) -> RenderedFigu
     return render_statistics_figure(sources.stats, sources.provenance, "Statistics per batch", highlight, amplitudes)
 
 
+def shown_comparison(sources: ExportSources) -> ComparisonView:
+    """The comparison the sources hold (ValueError saying how to get one when there is none)."""
+    if sources.comparison is None:
+        raise ValueError("no comparison to export: compare with objectGuess, a reconstruction or a checkpoint first")
+    return sources.comparison
+
+
+def shown_pattern(sources: ExportSources) -> PatternPictures:
+    """The diffraction pattern the sources hold (ValueError saying how to get one when there is none)."""
+    if sources.pattern is None:
+        raise ValueError("no diffraction pattern to export: select a computed patch (the Diffraction dock shows it)")
+    return sources.pattern
+
+
+def render_comparison(request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The Compare dock's figure: its pictures on its levels, metrics table and FRC."""
+    view = shown_comparison(sources)
+    notes = [f"reference: {view.reference_label}"] + ([view.note] if view.note else [])
+    return render_comparison_figure(view.comparison, view.pictures, sources.provenance,
+                                    f"Comparison · {view.pictures.mode}", notes, request.canvas.dpi,
+                                    request.canvas.title)
+
+
+def render_pattern(request: ExportRequest, sources: ExportSources) -> RenderedFigure:
+    """The Diffraction dock's figure of the selected pattern."""
+    pictures = shown_pattern(sources)
+    heading = f"Diffraction · group {pictures.group}, channel {pictures.channel}"
+    return render_pattern_figure(pictures, sources.provenance, heading, None, request.canvas.dpi,
+                                 request.canvas.title)
+
+
 def render_figure(item: str, batch: int | None, request: ExportRequest, sources: ExportSources,
                   fetch: Callable[[int], BatchResult]) -> RenderedFigure:
     """The figure an export writes for ``item`` ('patches' of one batch or of the picks, 'canvas', 'stats')."""
@@ -144,6 +182,10 @@ def render_figure(item: str, batch: int | None, request: ExportRequest, sources:
         return render_canvas(request, sources)
     if item == "stats":
         return render_stats(request, sources)
+    if item == "comparison":
+        return render_comparison(request, sources)
+    if item == "pattern":
+        return render_pattern(request, sources)
     raise ValueError(f"{item} has no figure")
 
 
@@ -214,6 +256,8 @@ class _Writer:
                 raise ValueError("no diffraction residual available: the dataset has no probe")
             return [write_diffraction_npz(self.sources.get_diffraction(planned.batch), self.batch(planned.batch),
                                           planned.path, overwrite)]
+        if planned.item in ("comparison", "pattern") and planned.fmt in ("npz", "h5"):
+            return [write_arrays(self.shown_arrays(planned.item), planned.path, planned.fmt, overwrite)]
         if planned.fmt == "tiff":
             if planned.item == "canvas":
                 pages, texts = canvas_page(self.sources.canvas, request.style.quantity)
@@ -225,6 +269,13 @@ class _Writer:
                 pages, texts = tile_pages(PatchTiles.from_batches(picked, request.picks), request.style.quantity, None)
             return [write_tiff(pages, planned.path, texts, overwrite)]
         return [write_figure(self.figure(planned.item, planned.batch), planned.path, planned.fmt, overwrite)]
+
+    def shown_arrays(self, item: str) -> dict[str, np.ndarray]:
+        """The arrays a comparison or pattern view shows, with their levels (ValueError when there is none)."""
+        if item == "comparison":
+            view = shown_comparison(self.sources)
+            return comparison_arrays(view.comparison, view.pictures)
+        return pattern_arrays(shown_pattern(self.sources))
 
     def run(self) -> ExportReport:
         if self.request.debug_dump and self.sources.debug_dump is None:

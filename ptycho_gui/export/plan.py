@@ -14,10 +14,12 @@ from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle
 from ptycho_gui.render.patch_grid import GridOptions
 
-ITEMS: tuple[str, ...] = ("patches", "canvas", "stats", "data")
-"""Items every export front end offers (the GUI dialog lists these)."""
+ITEMS: tuple[str, ...] = ("patches", "canvas", "stats", "data", "comparison", "pattern")
+"""Items the GUI dialog offers: ``comparison`` is the Compare dock (figure and data), ``pattern`` the Diffraction
+dock's selected pattern (figure and data)."""
 ALL_ITEMS: tuple[str, ...] = ITEMS + ("diffraction",)
 """ITEMS plus ``diffraction`` (per batch: predicted and measured amplitudes and residual NMSE; CLI for now)."""
+FIGURE_AND_DATA: tuple[str, ...] = ("png", "svg", "pdf", "npz", "h5")
 FORMATS: tuple[str, ...] = ("png", "tiff", "svg", "pdf", "npz", "h5")
 ITEM_FORMATS: dict[str, tuple[str, ...]] = {
     "patches": ("png", "tiff", "svg", "pdf"),
@@ -25,6 +27,8 @@ ITEM_FORMATS: dict[str, tuple[str, ...]] = {
     "stats": ("png", "svg", "pdf"),
     "data": ("npz", "h5"),
     "diffraction": ("npz",),
+    "comparison": FIGURE_AND_DATA,
+    "pattern": FIGURE_AND_DATA,
 }
 DEBUG_DUMP_FILES: tuple[str, ...] = (
     "debug_dump/offsets.json",
@@ -125,7 +129,7 @@ def plan_files(request: ExportRequest) -> list[PlannedFile]:
                          for b in request.batches for fmt in formats)
             continue
         names = {"patches": f"patches_selected_{quantity}", "canvas": f"canvas_{quantity}", "stats": "statistics",
-                 "data": "data"}
+                 "data": "data", "comparison": "comparison", "pattern": "diffraction_pattern"}
         files.extend(PlannedFile(item, fmt, out / f"{names[item]}.{fmt}") for fmt in formats)
     if request.debug_dump:
         files.extend(PlannedFile("debug", Path(name).suffix[1:], out / name) for name in DEBUG_DUMP_FILES)

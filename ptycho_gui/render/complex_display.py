@@ -14,10 +14,13 @@ import numpy as np
 from matplotlib.colors import hsv_to_rgb
 from skimage.restoration import unwrap_phase
 
-from ptycho_gui.render.colormaps import AUTO_PERCENTILES, nonempty_levels
+from ptycho_gui.render.colormaps import AUTO_PERCENTILES, PHASE_LEVELS, nonempty_levels
 
 COMPLEX_MODES: tuple[str, ...] = ("amplitude", "phase", "real", "imaginary", "complex (HSV)")
 """How a complex image can be shown; 'complex (HSV)' is an RGB picture (hue = phase, value = amplitude)."""
+PHASE_VIEWS: tuple[str, ...] = ("wrapped ±π", "auto (offset removed)", "auto, unwrapped")
+"""How a phase view draws phase: raw angle on ±π, or with the global offset removed on robust levels
+(the Compare dock's rule), optionally unwrapped."""
 
 
 def phase_offset(values: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -46,6 +49,22 @@ def display_phase(values: np.ndarray, mask: np.ndarray | None = None, remove_off
         if mask is None or mask.any():
             phase = phase - np.median(phase[mask] if mask is not None else phase)
     return phase.astype(np.float32)
+
+
+def phase_view(values: np.ndarray, mask: np.ndarray | None = None,
+               how: str = "wrapped ±π") -> tuple[np.ndarray, tuple[float, float]]:
+    """(float32 phase as drawn, its automatic levels) for one of ``PHASE_VIEWS``.
+
+    'wrapped ±π' is the raw angle on ±π; the 'auto' views remove the global offset (angle of the masked
+    sum, an amplitude-weighted circular mean over ``mask``), unwrap when asked, and take robust levels
+    over ``mask``, so a −0.07 rad object on a 2.5 rad offset fills the colour range instead of one flat colour.
+    """
+    if how not in PHASE_VIEWS:
+        raise ValueError(f"unknown phase view {how!r}; choose one of {', '.join(PHASE_VIEWS)}")
+    if how == "wrapped ±π":
+        return np.angle(np.nan_to_num(np.asarray(values))).astype(np.float32), PHASE_LEVELS
+    phase = display_phase(values, mask, remove_offset=True, unwrap=how == "auto, unwrapped")
+    return phase, robust_levels(phase, mask)
 
 
 def robust_levels(values: np.ndarray, mask: np.ndarray | None = None, symmetric: bool = False) -> tuple[float, float]:

@@ -1,0 +1,212 @@
+"""The Compare dock's pictures and its exported figure (Qt-free): reconstruction, reference and error map on
+shared levels, the metrics table and the FRC curve of one ``analysis.comparison.Comparison``.
+
+``compare_figure`` makes the arrays the dock draws (one display mode, shared typed or robust levels);
+``render_comparison_figure`` lays exactly those arrays and levels out as a figure for PNG, SVG and PDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+
+from ptycho_gui.analysis.comparison import Comparison
+from ptycho_gui.render.annotations import (
+    SMALL_PX,
+    TEXT_PX,
+    PixelLayout,
+    Provenance,
+    draw_title_block,
+    title_block_height,
+)
+from ptycho_gui.render.colormaps import lookup_table
+from ptycho_gui.render.complex_display import complex_quantity, complex_rgb, robust_levels
+from ptycho_gui.render.figure import RenderedFigure
+from ptycho_gui.render.patch_grid import wrap_lines
+
+COLORMAP_OF_MODE = {"amplitude": "viridis", "phase": "twilight", "real": "cividis", "imaginary": "cividis",
+                    "complex (HSV)": "viridis"}
+ERROR_COLORMAP = "RdBu_r"
+UNCOMPARED_GREY = (236, 236, 236)
+"""Pixels left out of the comparison are drawn light grey, as in the dock."""
+MARGIN = 16
+WIDTH = 1500
+IMAGE_ROW_PX = 460
+LOWER_ROW_PX = 330
+
+
+@dataclass(frozen=True)
+class CompareFigure:
+    """The three pictures of the Compare dock for one display mode: reconstruction, reference, error.
+
+    ``reconstruction`` and ``reference`` share ``levels`` (RGB (H, W, 3) uint8 in HSV mode, levels then
+    apply to the amplitude); ``error`` is float with NaN outside the compared pixels, on ``error_levels``.
+    """
+
+    mode: str
+    reconstruction: np.ndarray
+    reference: np.ndarray
+    levels: tuple[float, float]
+    error: np.ndarray
+    error_levels: tuple[float, float]
+    error_label: str
+    reconstruction_values: np.ndarray
+    """(H, W) float32 scalar values of the reconstruction (amplitude in HSV mode), for ROI statistics and profiles."""
+    reference_values: np.ndarray
+
+
+def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
+                   levels: tuple[float, float] | None = None,
+                   error_levels: tuple[float, float] | None = None) -> CompareFigure:
+    """Pictures of a comparison in ``mode`` on one shared range (typed, or robust over the compared pixels)."""
+    mask = comparison.mask
+    aligned, reference = comparison.aligned, comparison.reference
+    scalar = "amplitude" if mode == "complex (HSV)" else mode
+    recon_values = complex_quantity(aligned, scalar, mask, unwrap)
+    ref_values = complex_quantity(reference, scalar, mask, unwrap)
+    if levels is None:
+        both = np.concatenate([recon_values[mask], ref_values[mask]])
+        levels = robust_levels(both)
+    if scalar == "amplitude":
+        error, label = comparison.amplitude_error, "|reconstruction| − |reference|"
+    elif scalar == "phase":
+        error, label = comparison.phase_error, "wrapped phase difference (rad)"
+    else:
+        error = np.where(mask, recon_values - ref_values, np.nan).astype(np.float32)
+        label = f"{scalar} difference"
+    if error_levels is None:
+        error_levels = robust_levels(error, mask, symmetric=True)
+    recon_image, ref_image = recon_values, ref_values
+    if mode == "complex (HSV)":
+        recon_image, ref_image = complex_rgb(aligned, levels), complex_rgb(reference, levels)
+    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values)
+
+
+def metrics_rows(comparison: Comparison) -> list[tuple[str, str]]:
+    """(name, value) lines of the metrics table, in the units of ``docs/metrics.md``."""
+    a, p, f = comparison.amplitude, comparison.phase, comparison.frc
+
+    def num(value: float | None, fmt: str) -> str:
+        return "—" if value is None or not np.isfinite(value) else format(value, fmt)
+
+    resolution = "not reached (agrees up to Nyquist)" if f.resolution_px is None or not np.isfinite(
+        f.resolution_px) else f"{f.resolution_px:.2f} px"
+    if f.resolution_m is not None and np.isfinite(f.resolution_m):
+        resolution += f" ({f.resolution_m * 1e9:.1f} nm)"
+    return [
+        ("shift (x, y) px", f"{comparison.shift_xy[0]:+.2f}, {comparison.shift_xy[1]:+.2f}"),
+        ("pixels compared", f"{comparison.pixels:,}"),
+        ("amplitude scale", num(a.scale, ".4g")),
+        ("amplitude RMSE", num(a.rmse, ".4g")),
+        ("amplitude PSNR (dB)", num(a.psnr_db, ".2f")),
+        ("amplitude SSIM", num(a.ssim, ".4f")),
+        ("amplitude corr", num(a.corr, ".4f")),
+        ("phase offset (rad)", num(p.offset_rad, "+.4f")),
+        ("phase ramp x, y (rad/px)", f"{p.ramp_rad_per_px[0]:+.2e}, {p.ramp_rad_per_px[1]:+.2e}"),
+        ("phase RMSE (rad)", num(p.rmse_rad, ".4f")),
+        ("phase corr", num(p.corr, ".4f")),
+        ("FRC half-bit resolution", resolution),
+    ]
+
+
+def _picture_rgb(values: np.ndarray, levels: tuple[float, float], cmap: str, mask: np.ndarray | None) -> np.ndarray:
+    """(H, W, 3) uint8 of a picture as the dock draws it: RGB kept, scalars on their levels, grey outside ``mask``."""
+    from ptycho_gui.render.colormaps import colorize
+
+    rgb = np.array(values) if values.ndim == 3 else colorize(np.nan_to_num(values), levels, cmap)
+    if mask is not None:
+        rgb[~mask] = UNCOMPARED_GREY
+    return rgb
+
+
+def _image_panel(layout: PixelLayout, ax, cax, rgb: np.ndarray, levels: tuple[float, float] | None, cmap: str,
+                 title: str, label: str) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_title(title, fontsize=layout.points(TEXT_PX), loc="left")
+    ax.tick_params(labelsize=layout.points(SMALL_PX))
+    if levels is None:
+        cax.set_axis_off()
+        return
+    mappable = ScalarMappable(norm=Normalize(*levels), cmap=ListedColormap(lookup_table(cmap) / 255.0, name=cmap))
+    bar = layout.figure.colorbar(mappable, cax=cax)
+    bar.set_label(label, fontsize=layout.points(SMALL_PX))
+    bar.ax.tick_params(labelsize=layout.points(SMALL_PX))
+
+
+def _metrics_panel(layout: PixelLayout, ax, comparison: Comparison) -> None:
+    ax.set_axis_off()
+    rows = metrics_rows(comparison)
+    table = ax.table(cellText=[[name, value] for name, value in rows], colLabels=["metric", "value"],
+                     loc="upper left", cellLoc="left", colLoc="left", colWidths=[0.5, 0.5])
+    table.auto_set_font_size(False)
+    table.set_fontsize(layout.points(SMALL_PX))
+    table.scale(1.0, 1.25)
+
+
+def _frc_panel(layout: PixelLayout, ax, comparison: Comparison) -> None:
+    frc = comparison.frc
+    finite = np.isfinite(frc.curve)
+    ax.plot(frc.frequency[finite], frc.curve[finite], color="#1f77b4", lw=1.6, label="FRC")
+    ax.plot(frc.frequency, frc.half_bit, color="#d62728", lw=1.0, ls="--", label="half-bit threshold")
+    resolution = frc.resolution_px
+    if resolution is not None and np.isfinite(resolution):
+        ax.axvline(1.0 / resolution, color="#555555", ls=":", lw=1.0, label=f"crossing: {resolution:.2f} px")
+    ax.set_title("FRC", fontsize=layout.points(TEXT_PX), loc="left")
+    ax.set_xlabel("spatial frequency (cycles/px)", fontsize=layout.points(SMALL_PX))
+    ax.set_ylim(-0.05, 1.05)
+    ax.tick_params(labelsize=layout.points(SMALL_PX))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=layout.points(SMALL_PX), loc="center right")
+
+
+def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, provenance: Provenance,
+                             heading: str, notes: list[str] | None = None, dpi: int = 100,
+                             title: bool = True) -> RenderedFigure:
+    """Reconstruction, reference and error map (the dock's arrays and levels), metrics table and FRC curve."""
+    text = provenance.lines() + list(notes or []) if title else []
+    text = wrap_lines(text, WIDTH - 2 * MARGIN)
+    title_h = title_block_height(len(text)) + 12 if title else 8
+    height = MARGIN + title_h + IMAGE_ROW_PX + LOWER_ROW_PX + MARGIN
+    layout = PixelLayout(WIDTH, height, dpi)
+    if title:
+        draw_title_block(layout, MARGIN, MARGIN, heading, text)
+    mask = comparison.mask
+    scale = comparison.amplitude.scale
+    cmap = COLORMAP_OF_MODE[pictures.mode]
+    scalar_label = "amplitude" if pictures.mode == "complex (HSV)" else pictures.mode
+    panels = (
+        (pictures.reconstruction, pictures.levels, cmap, f"Reconstruction ÷ {scale:.3g}, registered, aligned · "
+                                                          f"{pictures.mode}", scalar_label),
+        (pictures.reference, pictures.levels, cmap, f"Reference · {pictures.mode}", scalar_label),
+        (pictures.error, pictures.error_levels, ERROR_COLORMAP, f"Error · {pictures.error_label}",
+         pictures.error_label),
+    )
+    top = MARGIN + title_h
+    column = (WIDTH - 2 * MARGIN) / 3
+    for k, (values, levels, colormap, panel_title, label) in enumerate(panels):
+        left = MARGIN + k * column
+        ax = layout.axes(left + 40, top + 28, column - 130, IMAGE_ROW_PX - 70)
+        cax = layout.axes(left + column - 80, top + 28, 14, IMAGE_ROW_PX - 70)
+        rgb = _picture_rgb(values, levels, colormap, mask)
+        bar_levels = None if values.ndim == 3 else levels
+        _image_panel(layout, ax, cax, rgb, bar_levels, colormap, panel_title, label)
+    lower = top + IMAGE_ROW_PX
+    _metrics_panel(layout, layout.axes(MARGIN, lower + 10, 560, LOWER_ROW_PX - 20), comparison)
+    _frc_panel(layout, layout.axes(MARGIN + 680, lower + 30, WIDTH - 2 * MARGIN - 700, LOWER_ROW_PX - 80), comparison)
+    metadata = {
+        "kind": "comparison",
+        "heading": heading,
+        "mode": pictures.mode,
+        "levels": [float(v) for v in pictures.levels],
+        "error_levels": [float(v) for v in pictures.error_levels],
+        "error_label": pictures.error_label,
+        "metrics": {key: value for key, value in comparison.as_dict().items() if key != "frc"},
+        "frc_resolution_px": comparison.as_dict()["frc"]["resolution_px"],
+        "provenance": asdict(provenance),
+    }
+    return RenderedFigure(figure=layout.figure, dpi=dpi, metadata=metadata)
