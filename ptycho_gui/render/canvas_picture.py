@@ -79,17 +79,22 @@ class CanvasPicture:
             and self._revisions.shape == revisions.shape
         )
         if not incremental:
-            self.values = canvas_quantity(canvas, quantity)
-            self.uncovered = uncovered_mask(canvas.weight)
             self.quantity = quantity
-            self._revisions = None if revisions is None else revisions.copy()
-            return np.ones((1, 1) if revisions is None else revisions.shape, dtype=bool)
+            if revisions is None:
+                self.values = canvas_quantity(canvas, quantity)
+                self.uncovered = uncovered_mask(canvas.weight)
+                self._revisions = None
+                return np.ones((1, 1), dtype=bool)
+            # Tiles never written (revision 0) are all zero: quantity 0, uncovered; only the others are computed.
+            self.values = np.zeros(canvas.image.shape, dtype=np.float32)
+            self.uncovered = np.ones(canvas.image.shape, dtype=np.uint8)
+            self._revisions = np.zeros_like(revisions)
         changed = revisions != self._revisions
         for rows, cols in dirty_tile_slices(changed, canvas.image.shape):
             self.values[rows, cols] = canvas_quantity(canvas, quantity, rows, cols)
             self.uncovered[rows, cols] = uncovered_mask(canvas.weight[rows, cols])
         self._revisions = revisions.copy()
-        return changed
+        return changed if incremental else np.ones(revisions.shape, dtype=bool)
 
     def auto_levels(self) -> tuple[float, float]:
         """Auto levels of the picture (``canvas_auto_levels``); (0, 1) before the first update."""
