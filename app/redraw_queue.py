@@ -18,6 +18,9 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
+FOLLOW_INTERVAL_MS = 250
+"""Views that follow every batch (patch grid, offsets) redraw at most this often: faster batches coalesce."""
+
 
 class RedrawQueue(QObject):
     """Runs queued callbacks one per event-loop turn, in request order, each key at most once."""
@@ -100,9 +103,11 @@ class QueuedRedraw:
 
     _redraws: RedrawQueue
     _stale: bool = False
+    REDRAW_INTERVAL_MS: float = 0.0
+    """Minimum time between two redraws of this view (0: as soon as requested)."""
 
     def request_redraw(self) -> None:
-        self._redraws.request(self, self._redraw_if_visible)
+        self._redraws.request(self, self._redraw_if_visible, min_interval_ms=self.REDRAW_INTERVAL_MS)
 
     def _redraw_if_visible(self) -> None:
         if isinstance(self, QWidget) and not self.isVisible():
