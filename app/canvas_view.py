@@ -25,19 +25,14 @@ from ptycho_gui.app.plot_helpers import (
 from ptycho_gui.app.position_cloud import PositionCloud
 from ptycho_gui.app.redraw_queue import QueuedRedraw
 from ptycho_gui.app.session import ObjectImage, Session, canvas_display_xy, canvas_object_xy
-from ptycho_gui.engine.stitching import COVERED_WEIGHT
 from ptycho_gui.types import STITCH_MODES, Canvas
 
 CROP_COLOR = "#00b4ff"
 UNCOVERED_RGBA = (236, 236, 236, 255)
 """Canvas pixels no crop reached are painted flat light grey, apart from every data colour."""
 UNCOVERED_LUT = np.array([(0, 0, 0, 0), UNCOVERED_RGBA], dtype=np.uint8)
-"""Lookup table of the uncovered mask: 0 transparent, 1 grey (one byte a pixel, coloured while painting)."""
-
-
-def uncovered_mask(canvas: Canvas) -> np.ndarray:
-    """(H, W) uint8 mask: 1 where the canvas is not covered, 0 elsewhere; drawn through ``UNCOVERED_LUT``."""
-    return (canvas.weight <= COVERED_WEIGHT).view(np.uint8)
+"""Lookup table of the uncovered mask (``render.canvas_picture.uncovered_mask``): 0 transparent, 1 grey
+(one byte a pixel, coloured while painting)."""
 
 
 def scan_extent(xs: np.ndarray, ys: np.ndarray, margin: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -121,6 +116,7 @@ class CanvasView(QueuedRedraw, QWidget):
         self.plot = ImagePlot("Canvas", on_levels=session.set_canvas_levels)
         self.levels = LevelsControl(session.set_canvas_levels, lambda: session.set_canvas_levels(None))
         self.uncovered = pg.ImageItem(axisOrder="row-major")
+        self._uncovered_rect: tuple[float, float, float, float] | None = None
         self.uncovered.setZValue(1)
         self.plot.plot.addItem(self.uncovered)
         self.overlay = PatchOverlay(self.plot.plot)
@@ -221,6 +217,7 @@ class CanvasView(QueuedRedraw, QWidget):
         if image is None:
             self.plot.clear()
             self.uncovered.clear()
+            self._uncovered_rect = None
             self.plot.set_title("Canvas — nothing stitched yet")
         else:
             self.plot.set_colormap(session.canvas_display.colormap)
@@ -228,9 +225,13 @@ class CanvasView(QueuedRedraw, QWidget):
             self.levels.show_levels(image.levels, session.canvas_display.levels_mode == "auto")
             if image.quantity == "weight":
                 self.uncovered.clear()
+                self._uncovered_rect = None
             else:
-                self.uncovered.setImage(uncovered_mask(canvas), autoLevels=False, levels=(0, 1), lut=UNCOVERED_LUT)
-                self.uncovered.setRect(QRectF(*image.rect))
+                self.uncovered.setImage(session.canvas_picture.uncovered, autoLevels=False, levels=(0, 1),
+                                        lut=UNCOVERED_LUT)
+                if image.rect != self._uncovered_rect:
+                    self._uncovered_rect = image.rect
+                    self.uncovered.setRect(QRectF(*image.rect))
             mirrored = " · mirrored layout" if canvas.mirrored else ""
             self.plot.set_title(
                 f"Canvas · {image.quantity} · {canvas.stitch} stitch, crop {canvas.crop} · "

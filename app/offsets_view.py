@@ -18,6 +18,7 @@ from ptycho_gui.app.plot_helpers import (
     install_export_action,
 )
 from ptycho_gui.app.position_cloud import PositionCloud
+from ptycho_gui.app.redraw_queue import FOLLOW_INTERVAL_MS
 from ptycho_gui.app.session import PatchSelection, Session
 
 MAX_LINKED_MEMBERS = 4_000
@@ -217,7 +218,7 @@ class OffsetsView(QWidget):
 
     @Slot(object)
     def _on_batch_changed(self, _batch: object) -> None:
-        self._session.redraws.request(self, self._draw_batch)
+        self._session.redraws.request(self, self._draw_batch, min_interval_ms=FOLLOW_INTERVAL_MS)
 
     def _draw_batch(self) -> None:
         batch = self._session.current

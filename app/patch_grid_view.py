@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from ptycho_gui.app.controls import LevelsControl, compact_combo, labelled, set_combo
 from ptycho_gui.app.display import COLORMAPS, LEVELS_MODES, PATCH_QUANTITIES, MosaicLayout, tile_mask
 from ptycho_gui.app.plot_helpers import SELECTION_COLOR, ImagePlot, install_export_action
-from ptycho_gui.app.redraw_queue import QueuedRedraw
+from ptycho_gui.app.redraw_queue import FOLLOW_INTERVAL_MS, QueuedRedraw
 from ptycho_gui.app.session import MosaicImage, PatchSelection, Session
 
 BACKGROUND_RGBA = (255, 255, 255, 255)
@@ -28,6 +28,7 @@ class PatchGridView(QueuedRedraw, QWidget):
     """Shows ``session.patch_mosaic()``; hovering reads out a pixel, clicking selects a patch."""
 
     sigExportRequested = Signal(str)
+    REDRAW_INTERVAL_MS = FOLLOW_INTERVAL_MS
 
     VIEW_NAME = "patches"
 

@@ -85,6 +85,8 @@ class ImagePlot:
         if on_levels is not None:
             self.colorbar.sigLevelsChangeFinished.connect(lambda bar: on_levels(tuple(bar.levels())))
         self._colormap_name: str | None = None
+        self._rect: tuple[float, float, float, float] | None = None
+        self._levels: tuple[float, float] | None = None
         small = QFont()
         small.setPointSize(8)
         for name in ("left", "bottom"):
@@ -102,16 +104,24 @@ class ImagePlot:
 
     def show_image(self, image: np.ndarray, levels: tuple[float, float],
                    rect: tuple[float, float, float, float] | None = None) -> None:
-        """Draw a NaN-free float image with explicit levels, optionally placed at ``rect`` (x, y, w, h)."""
+        """Draw a NaN-free float image with explicit levels, optionally placed at ``rect`` (x, y, w, h).
+
+        The colour bar and the image's placement are touched only when they change: either change
+        re-lays out the plot and repaints its axes.
+        """
         self.image.setImage(image, autoLevels=False, levels=levels)
-        self.colorbar.setLevels(levels)
+        if levels != self._levels:
+            self._levels = levels
+            self.colorbar.setLevels(levels)
         self.colorbar.setVisible(True)
-        if rect is not None:
+        if rect is not None and rect != self._rect:
+            self._rect = rect
             self.image.setRect(QRectF(*rect))
 
     def clear(self) -> None:
         """Empty the plot; the colour bar goes too, so no stale range is left beside nothing."""
         self.image.clear()
+        self._rect = self._levels = None
         self.colorbar.setVisible(False)
 
 

@@ -43,8 +43,9 @@ from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.engine.stitching import Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
+from ptycho_gui.render.canvas_picture import CanvasPicture
 from ptycho_gui.render.colormaps import auto_levels
-from ptycho_gui.render.complex_display import phase_view
+from ptycho_gui.render.complex_display import PHASE_VIEWS, phase_view
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
 RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
@@ -238,6 +239,8 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.canvas_picture = CanvasPicture()
+        """The canvas view's picture, recomputed only in the tiles each refresh changed."""
         self.truth_levels: tuple[float, float] | None = None
         """The ground truth's fixed levels (None: automatic)."""
         self.redraws = RedrawQueue(self)
@@ -725,18 +728,15 @@ class Session(QObject):
         if canvas is None:
             return None
         display = self.canvas_display
-        covered = canvas.weight > 0
-        if display.quantity == "weight":
-            image = quantity_of(canvas.weight, "weight")
-            auto = (0.0, max(float(image.max()), 1e-6))
-        elif display.quantity == "phase":
+        locked = display.levels_mode == "locked" and display.levels is not None
+        if display.quantity == "phase" and display.phase_view != PHASE_VIEWS[0]:
+            covered = canvas.weight > 0
             image, auto = phase_view(canvas.image, covered if covered.any() else None, display.phase_view)
-        else:
-            image = quantity_of(canvas.image, display.quantity)
-            auto = auto_levels(image, display.quantity, covered if covered.any() else None)
-        levels = display.levels if display.levels_mode == "locked" and display.levels is not None else auto
-        display.levels = levels
-        return ObjectImage(image, levels, canvas_rect(canvas), display.quantity)
+            display.levels = display.levels if locked else auto
+            return ObjectImage(image, display.levels, canvas_rect(canvas), display.quantity)
+        self.canvas_picture.update(canvas, display.quantity)
+        display.levels = display.levels if locked else self.canvas_picture.auto_levels()
+        return ObjectImage(self.canvas_picture.values, display.levels, canvas_rect(canvas), display.quantity)
 
     def ground_truth_image(self) -> ObjectImage | None:
         """The dataset's objectGuess in the canvas quantity (weight shows amplitude), or None."""

@@ -32,6 +32,23 @@ MAX_SYMBOL_POINTS = 200
 """Curves longer than this are drawn as lines only (a symbol per batch costs every redraw and shows nothing more)."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
+REFRESH_MS = 500
+"""The dock (one widget: every plot repaints together) is redrawn at most this often during a run."""
+RANGE_SLACK = 0.5
+"""A y range is kept while the data stay inside it and span at least this fraction of it (no axis re-layout)."""
+
+
+def stable_range(shown: tuple[float, float] | None, low: float, high: float) -> tuple[float, float] | None:
+    """The y range to show for data in [low, high]: None to keep ``shown``, else a range 10 % wider than the data.
+
+    Changing a range regenerates the axis's ticks and re-lays out the plot, so a range that still
+    holds the data (which a range with margins does for most new batches) is kept.
+    """
+    if shown is not None and shown[0] <= low and high <= shown[1]:
+        if high - low >= RANGE_SLACK * (shown[1] - shown[0]):
+            return None
+    margin = 0.05 * (high - low) if high > low else max(abs(high) * 0.05, 1e-6)
+    return (low - margin, high + margin)
 
 
 def legend_html() -> str:
@@ -61,6 +78,9 @@ class StatisticsView(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.markers: list[pg.InfiniteLine] = []
         self.plots: list[pg.PlotItem] = []
+        self._y_ranges: list[tuple[float, float] | None] = []
+        self._curves_stale = self._batch_stale = False
+        self._histogram_range: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
         for column, (title, curves) in enumerate(CURVE_GROUPS):
             plot = self.widget.addPlot(row=0, col=column)
             plot.setTitle(title, size=TITLE_SIZE)
@@ -79,6 +99,7 @@ class StatisticsView(QWidget):
             if self.plots:
                 plot.setXLink(self.plots[0])
             self.plots.append(plot)
+            self._y_ranges.append(None)
         self.histogram_plot = self.widget.addPlot(row=0, col=len(CURVE_GROUPS))
         self.histogram_plot.setTitle("Amplitudes of the shown batch", size=TITLE_SIZE)
         self.histogram_plot.setLabel("bottom", "amplitude")
@@ -128,29 +149,43 @@ class StatisticsView(QWidget):
 
     @Slot(int)
     def _on_batch_computed(self, _index: int) -> None:
-        for column in range(len(self.plots)):
-            self._session.redraws.request((self, "curves", column), lambda column=column: self.redraw_curves(column))
+        self._curves_stale = True
+        self._request_refresh()
+
+    def _request_refresh(self) -> None:
+        """Queue one redraw of whatever is stale: the dock is one widget, so curves and histogram share a repaint."""
+        self._session.redraws.request((self, "refresh"), self._refresh, min_interval_ms=REFRESH_MS)
+
+    def _refresh(self) -> None:
+        if self._curves_stale:
+            self.redraw_curves()
+        if self._batch_stale:
+            self.draw_batch()
+
+    def _set_y_range(self, index: int, low: float, high: float) -> None:
+        """Show [low, high] on plot ``index`` unless its current range still fits (``stable_range``)."""
+        new = stable_range(self._y_ranges[index], low, high)
+        if new is not None:
+            self._y_ranges[index] = new
+            self.plots[index].setYRange(*new, padding=0)
 
     @Slot()
-    def redraw_curves(self, column: int | None = None) -> None:
-        """Redraw the statistics curves of one plot (None: every plot) from the session's history.
-
-        Live, each plot redraws in its own event-loop turn, so no turn pays for all of them.
-        """
+    def redraw_curves(self) -> None:
+        """Redraw every statistics curve from the session's history (live: at most every REFRESH_MS)."""
+        self._curves_stale = False
         history = self._session.history
         if history is None:
             for curve in self.curves.values():
                 curve.setData([], [])
-            for plot in self.plots:
-                plot.setYRange(0.0, 1.0, padding=0.08)
+            for index in range(len(self.plots)):
+                self._y_ranges[index] = None
+                self._set_y_range(index, 0.0, 1.0)
             return
         arrays = history.as_arrays()
         done = np.flatnonzero(history.recorded)
         connect = consecutive(done)
         symbols = done.size <= MAX_SYMBOL_POINTS
-        for index, (plot, (_, curves)) in enumerate(zip(self.plots, CURVE_GROUPS, strict=True)):
-            if column is not None and index != column:
-                continue
+        for index, (_, curves) in enumerate(CURVE_GROUPS):
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
                 curve = self.curves[name]
@@ -160,7 +195,7 @@ class StatisticsView(QWidget):
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:
-                plot.setYRange(float(finite.min()), float(finite.max()), padding=0.08)
+                self._set_y_range(index, float(finite.min()), float(finite.max()))
 
     def show_residual(self, batches: np.ndarray, values: np.ndarray) -> None:
         """Draw the per-batch mean physics residual (NMSE under the run's fitted scale) of the computed batches."""
@@ -168,10 +203,12 @@ class StatisticsView(QWidget):
 
     @Slot(object)
     def _on_batch_changed(self, _batch: object) -> None:
-        self._session.redraws.request((self, "batch"), self.draw_batch)
+        self._batch_stale = True
+        self._request_refresh()
 
     def draw_batch(self) -> None:
         """Move the current-batch markers and redraw the histogram of the shown batch."""
+        self._batch_stale = False
         batch = self._session.current
         for marker in self.markers:
             marker.setVisible(batch is not None)
@@ -179,12 +216,20 @@ class StatisticsView(QWidget):
                 marker.setValue(batch.index)
         if batch is None:
             self.histogram.setData([0, 1], [0])
-            self.histogram_plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.04)
+            self._histogram_range = (None, None)
+            self._set_histogram_range((0.0, 1.0), (0.0, 1.0))
             return
         counts, edges = np.histogram(np.abs(batch.patches), bins=HISTOGRAM_BINS)
         self.histogram.setData(edges, counts)
-        self.histogram_plot.setRange(xRange=(float(edges[0]), float(edges[-1])), yRange=(0, float(counts.max())),
-                                     padding=0.04)
+        self._set_histogram_range((float(edges[0]), float(edges[-1])), (0.0, float(counts.max())))
+
+    def _set_histogram_range(self, x: tuple[float, float], y: tuple[float, float]) -> None:
+        """Show the histogram's x and y spans, keeping a shown range that still fits (``stable_range``)."""
+        new_x, new_y = stable_range(self._histogram_range[0], *x), stable_range(self._histogram_range[1], *y)
+        if new_x is None and new_y is None:
+            return
+        self._histogram_range = (new_x or self._histogram_range[0], new_y or self._histogram_range[1])
+        self.histogram_plot.setRange(xRange=self._histogram_range[0], yRange=self._histogram_range[1], padding=0)
 
     @Slot(object)
     def _on_mouse_clicked(self, event) -> None:

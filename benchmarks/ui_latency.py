@@ -14,9 +14,12 @@ is given).
 
 ``--groups G`` runs only G groups of the scan (all M positions are still drawn in the overlays and the
 canvas keeps the whole scan's frame), for machines where a full 50,000-pattern run takes too long.
+Fewer groups than patterns are drawn at random (PtychoPINN's rule), so every batch lands all over
+the canvas. ``--batches B`` instead plans the whole scan, as a real run does, and times only its
+first B batches on both sides (the GUI's time ends when its B-th batch is in).
 
-    python benchmarks/ui_latency.py [--checkpoint P] [--dataset P | --generate M] [--groups G] [--batch-size 16]
-                                    [--threads T] [--repeats 3] [--json out.json]
+    python benchmarks/ui_latency.py [--checkpoint P] [--dataset P | --generate M] [--groups G | --batches B]
+                                    [--batch-size 16] [--threads T] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run on a generated M-pattern HDF5 scan instead of --dataset")
     parser.add_argument("--groups", type=int, default=None, metavar="G",
                         help="run only G groups of the scan (every position is still drawn; default: all)")
+    parser.add_argument("--batches", type=int, default=None, metavar="B",
+                        help="plan every group but time only the first B batches (default: all)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=default_num_threads(),
                         help="torch threads for both runs (default: all cores but one)")
@@ -88,22 +93,31 @@ def generate_scan(path: Path, n_patterns: int, n: int, seed: int = 0, chunk: int
             stack[start:stop] = rng.gamma(2.0, 1.0, size=(stop - start, n, n)).astype(np.float32)
 
 
-def headless_seconds(window: MainWindow) -> float:
+def headless_seconds(window: MainWindow, batches: int | None = None) -> float:
     """Wall time of the headless engine over the window's files and settings (stitching and stats included)."""
     session = window.session
     run = InferenceRun(session.model, session.dataset, session.settings)
     start = time.perf_counter()
-    run.execute()
+    run.execute(indices=None if batches is None else range(batches))
     return time.perf_counter() - start
 
 
-def gui_run(window: MainWindow) -> tuple[float, dict]:
-    """Re-plan, run to the end inside a real event loop; (wall seconds, heartbeat lateness report)."""
+def gui_run(window: MainWindow, batches: int | None = None) -> tuple[float, dict]:
+    """Re-plan, run to the end (or its first ``batches``) inside a real event loop; (wall s, lateness report)."""
     session = window.session
     session.replan()
     monitor = LatencyMonitor()
     loop = QEventLoop()
-    session.sigRunStateChanged.connect(lambda state: loop.quit() if state in ("finished", "stopped") else None)
+    def on_state(state: str) -> None:
+        if state in ("finished", "stopped"):
+            loop.quit()
+
+    def on_batch(_index: int) -> None:
+        if batches is not None and len(session.done) >= batches:
+            loop.quit()
+
+    session.sigRunStateChanged.connect(on_state)
+    session.sigBatchComputed.connect(on_batch)
     QTimer.singleShot(RUN_TIMEOUT_MS, loop.quit)
     monitor.start()
     start = time.perf_counter()
@@ -111,8 +125,15 @@ def gui_run(window: MainWindow) -> tuple[float, dict]:
     loop.exec()
     seconds = time.perf_counter() - start
     monitor.stop()
-    session.sigRunStateChanged.disconnect()
-    if session.state != "finished":
+    session.sigRunStateChanged.disconnect(on_state)
+    session.sigBatchComputed.disconnect(on_batch)
+    if batches is not None:
+        reached = len(session.done) >= batches
+        session.stop()
+        session.shutdown(RUN_TIMEOUT_MS)  # the batch in progress ends before the next headless run starts
+        if not reached:
+            raise RuntimeError(f"the GUI run ended in state {session.state!r} after {len(session.done)} batches")
+    elif session.state != "finished":
         raise RuntimeError(f"the GUI run ended in state {session.state!r}")
     return seconds, monitor.report()
 
@@ -136,15 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     if not window.open_files([args.checkpoint, args.dataset]):
         print(f"cannot open the inputs: {window.last_error}", file=sys.stderr)
         return 3
-    n_batches = window.session.n_batches
+    n_batches = window.session.n_batches if args.batches is None else min(args.batches, window.session.n_batches)
     print(f"{args.checkpoint.name} + {args.dataset.name}: {len(window.session.dataset.xcoords)} positions, "
           f"{window.session.run.n_groups} groups, "
-          f"{n_batches} batches of {args.batch_size}, torch threads {args.threads}, {os.cpu_count()} CPUs")
-    headless_seconds(window)
+          f"{n_batches} of {window.session.n_batches} batches of {args.batch_size}, torch threads {args.threads}, "
+          f"{os.cpu_count()} CPUs")
+    timed = None if args.batches is None else n_batches
+    headless_seconds(window, timed)
     headless, gui, reports = [], [], []
     for repeat in range(args.repeats):
-        headless.append(headless_seconds(window))
-        seconds, report = gui_run(window)
+        headless.append(headless_seconds(window, timed))
+        seconds, report = gui_run(window, timed)
         gui.append(seconds)
         reports.append(report)
         print(f"  repeat {repeat + 1}: headless {headless[-1]:.2f} s, GUI {seconds:.2f} s, "

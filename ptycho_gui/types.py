@@ -108,6 +108,10 @@ class BatchResult:
     input_scale: float
 
 
+CANVAS_TILE = 64
+"""Side of the square tiles a canvas is tracked in: batches dirty tiles, refreshes recompute only those."""
+
+
 @dataclass
 class Canvas:
     """A stitched image with its frame: canvas pixel (H//2, W//2) is object point ``center_xy``."""
@@ -121,6 +125,12 @@ class Canvas:
     crop: int
     mirrored: bool = False
     """True for the ptychopinn-cli replica, whose layout is point-reflected about the centre."""
+    tile_revisions: np.ndarray | None = None
+    """(⌈H/CANVAS_TILE⌉, ⌈W/CANVAS_TILE⌉) int64 revision of each CANVAS_TILE² tile, or None (unknown).
+
+    Revisions are unique across stitchers and 0 means never written (all zero): two canvases of the
+    same shape whose tile has the same revision have the same pixels there, so a view redraws only
+    the tiles whose revision changed."""
 
     def object_to_canvas(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map object-pixel (x, y) to canvas (column, row) in this canvas's frame."""

@@ -10,10 +10,11 @@ import pyqtgraph as pg
 import pytest
 from app_harness import RUN_TIMEOUT_MS
 
-from ptycho_gui.app.canvas_view import UNCOVERED_LUT, UNCOVERED_RGBA, uncovered_mask
+from ptycho_gui.app.canvas_view import UNCOVERED_LUT, UNCOVERED_RGBA
 from ptycho_gui.app.offsets_view import MAX_LINKED_MEMBERS
 from ptycho_gui.app.position_cloud import MAX_POINTS, PositionCloud, decimate_in_view
 from ptycho_gui.demo import demo_paths
+from ptycho_gui.render.canvas_picture import uncovered_mask
 from ptycho_gui.types import Canvas, RunSettings
 
 M = 50_000
@@ -81,7 +82,7 @@ def test_uncovered_mask_is_one_byte_a_pixel_painted_grey_only_where_uncovered(qt
     weight[:, 3:] = 1.0
     canvas = Canvas(image=np.ones((4, 6), dtype=np.complex64), weight=weight, center_xy=(3.0, 2.0),
                     stitch="position", crop=4, mirrored=False)
-    mask = uncovered_mask(canvas)
+    mask = uncovered_mask(canvas.weight)
     assert mask.dtype == np.uint8 and mask.shape == (4, 6)
     item = pg.ImageItem(axisOrder="row-major")
     item.setImage(mask, autoLevels=False, levels=(0, 1), lut=UNCOVERED_LUT)

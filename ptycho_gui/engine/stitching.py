@@ -15,11 +15,12 @@ Modes (``types.STITCH_MODES``):
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
-from ptycho_gui.types import STITCH_MODES, Canvas
+from ptycho_gui.types import CANVAS_TILE, STITCH_MODES, Canvas
 
 DENOMINATOR_EPS = 1e-9
 """Added to the weight before dividing, as PtychoPINN's ``reassemble_position`` does."""
@@ -29,6 +30,10 @@ COVERED_WEIGHT = 1e-6
 
 MAX_CANVAS_PIXELS = 1 << 26
 """Largest canvas stitched (8192², 1.5 GiB of accumulators): scans far wider are refused before allocating."""
+
+
+_REVISIONS = itertools.count(1)
+"""Canvas tile revisions, unique across every stitcher of the process (0: never written)."""
 
 
 class CanvasTooLargeError(ValueError):
@@ -147,13 +152,15 @@ class Stitcher:
 
     def _allocate(self) -> None:
         """The (H+1)×(W+1) complex128 numerator and float64 weight accumulators (one spare row/column), and
-        the canvas computed from them, brought up to date only where batches landed since (``_dirty``)."""
+        the canvas computed from them, brought up to date only in the tiles batches reached since (``_dirty``)."""
         self._num = np.zeros((self.size + 1, self.size + 1), dtype=np.complex128)
         self._den = np.zeros((self.size + 1, self.size + 1), dtype=np.float64)
         self._image = np.zeros((self.size, self.size), dtype=np.complex64)
         self._weight = np.zeros((self.size, self.size), dtype=np.float32)
-        self._dirty: tuple[int, int, int, int] | None = None
-        """(row0, row1, col0, col1) enclosing every window added since the last ``canvas``."""
+        tiles = -(-self.size // CANVAS_TILE)
+        self._dirty = np.zeros((tiles, tiles), dtype=bool)
+        """CANVAS_TILE² tiles some window added since the last ``canvas`` reached (scattered batches stay cheap)."""
+        self._revisions = np.zeros((tiles, tiles), dtype=np.int64)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -186,7 +193,7 @@ class Stitcher:
         self._den[:] = 0
         self._image[:] = 0
         self._weight[:] = 0
-        self._dirty = None
+        self._dirty[:] = True
         self._added[:] = False
         self._last_add_updates = 0
 
@@ -234,14 +241,17 @@ class Stitcher:
         np.add.at(self._den, (rows, cols), _bilinear_windows(np.ones((1, m, m)), frac_x, frac_y))
         self._added[group_indices] = True
         self._last_add_updates = rows.shape[0] * (m + 1) ** 2
-        self._mark_dirty(int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+        self._mark_dirty(rows[:, 0, 0], rows[:, -1, 0], cols[:, 0, 0], cols[:, 0, -1])
 
-    def _mark_dirty(self, row0: int, row1: int, col0: int, col1: int) -> None:
-        """Grow the region ``canvas`` must recompute to include these rows and columns."""
-        if self._dirty is not None:
-            r0, r1, c0, c1 = self._dirty
-            row0, row1, col0, col1 = min(row0, r0), max(row1, r1), min(col0, c0), max(col1, c1)
-        self._dirty = (row0, row1, col0, col1)
+    def _mark_dirty(self, row0: np.ndarray, row1: np.ndarray, col0: np.ndarray, col1: np.ndarray) -> None:
+        """Mark the tiles of every window (first to last row and column, inclusive) for ``canvas`` to recompute."""
+        last = self._dirty.shape[0] - 1
+        t_row0, t_row1 = np.minimum(row0 // CANVAS_TILE, last), np.minimum(row1 // CANVAS_TILE, last)
+        t_col0, t_col1 = np.minimum(col0 // CANVAS_TILE, last), np.minimum(col1 // CANVAS_TILE, last)
+        span = np.arange(int(max((t_row1 - t_row0).max(), (t_col1 - t_col0).max())) + 1)
+        tile_rows = np.minimum(t_row0[:, None] + span, t_row1[:, None])
+        tile_cols = np.minimum(t_col0[:, None] + span, t_col1[:, None])
+        self._dirty[tile_rows[:, :, None], tile_cols[:, None, :]] = True
 
     def partial_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of (added group indices, numerator, weight): additive, so shards of one frame merge by summing."""
@@ -257,21 +267,21 @@ class Stitcher:
         self._num += num
         self._den += den
         self._added[group_indices] = True
-        self._mark_dirty(0, self.size + 1, 0, self.size + 1)
+        self._dirty[:] = True
 
     def canvas(self) -> Canvas:
         """The canvas of everything added so far, with its frame (a copy: later batches do not change it).
 
-        Only the region batches reached since the previous call is divided again, so a live refresh
-        costs a copy of the canvas rather than a division over all of it.
+        Only the tiles batches reached since the previous call are divided again (and get a new
+        revision), so a live refresh costs a copy of the canvas rather than a division over all of it.
         """
-        if self._dirty is not None:
-            r0, r1, c0, c1 = self._dirty
-            r1, c1 = min(r1, self.size), min(c1, self.size)
-            den = self._den[r0:r1, c0:c1]
-            self._image[r0:r1, c0:c1] = self._num[r0:r1, c0:c1] / (den + DENOMINATOR_EPS)
-            self._weight[r0:r1, c0:c1] = den
-            self._dirty = None
+        if self._dirty.any():
+            for rows, cols in dirty_tile_slices(self._dirty, self.shape):
+                den = self._den[rows, cols]
+                self._image[rows, cols] = self._num[rows, cols] / (den + DENOMINATOR_EPS)
+                self._weight[rows, cols] = den
+            self._revisions[self._dirty] = next(_REVISIONS)
+            self._dirty[:] = False
         return Canvas(
             image=self._image.copy(),
             weight=self._weight.copy(),
@@ -279,7 +289,20 @@ class Stitcher:
             stitch=self.mode,
             crop=self.crop,
             mirrored=self.mirrored,
+            tile_revisions=self._revisions.copy(),
         )
+
+
+def dirty_tile_slices(tiles: np.ndarray, shape: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """(rows, cols) slices of an (H, W) array covering the True CANVAS_TILE² tiles, one per run of a tile row."""
+    slices = []
+    h, w = shape
+    for tile_row, flags in enumerate(tiles):
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], flags, [False])).astype(np.int8)))
+        rows = slice(tile_row * CANVAS_TILE, min((tile_row + 1) * CANVAS_TILE, h))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            slices.append((rows, slice(start * CANVAS_TILE, min(stop * CANVAS_TILE, w))))
+    return slices
 
 
 def stitch(mode: str, crop: int, positions: np.ndarray, patches: np.ndarray) -> Canvas:
