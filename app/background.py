@@ -1,38 +1,21 @@
-"""One background thread for view computations (comparison metrics, residuals), results back on the GUI thread.
+"""View computations (comparison metrics, residuals, complex layers) one at a time, in order, as background jobs.
 
-Jobs run one at a time, in order, on a private QThreadPool of one thread; each job's result (or its
-error message) is delivered to its callback on the GUI thread through a queued signal. Views use it so
-their science never runs on the GUI thread.
+Each submitted function runs as a ``Job`` (``app/jobs.py``) after the previous one has finished; its
+result (or its error message) is delivered to its callback on the GUI thread. Views use it so their
+science never runs on the GUI thread.
 """
 
 from __future__ import annotations
 
-import traceback
+import time
+from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject
 
-from ptycho_gui.errors import PtychoGuiError
+from ptycho_gui.app.jobs import Job
 
-
-class _Relay(QObject):
-    """Carries a finished job's callback and outcome from the pool thread to the GUI thread."""
-
-    finished = Signal(object, object, object)
-    """(callback, result, error message or None)."""
-
-
-class _Job(QRunnable):
-    def __init__(self, work: Callable[[], object], callback: Callable[[object, str | None], None], relay: _Relay):
-        super().__init__()
-        self._work, self._callback, self._relay = work, callback, relay
-
-    def run(self) -> None:
-        try:
-            result, error = self._work(), None
-        except (PtychoGuiError, ValueError, RuntimeError, OSError, MemoryError) as exc:
-            result, error = None, f"{exc}\n\n{traceback.format_exc()}"
-        self._relay.finished.emit(self._callback, result, error)
+Callback = Callable[[object, str | None], None]
 
 
 class BackgroundQueue(QObject):
@@ -40,23 +23,38 @@ class BackgroundQueue(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay(self)
-        self._relay.finished.connect(self._deliver)
+        self._waiting: deque[tuple[Callable[[], object], Callback]] = deque()
+        self._running: Job | None = None
         self.pending = 0
         """Jobs submitted whose callback has not run yet."""
 
-    def submit(self, work: Callable[[], object], callback: Callable[[object, str | None], None]) -> None:
-        """Queue ``work``; its result (or the error message of an expected failure) goes to ``callback``."""
+    def submit(self, work: Callable[[], object], callback: Callback) -> None:
+        """Queue ``work``; its result (or the error message of a failure) goes to ``callback``."""
         self.pending += 1
-        self._pool.start(_Job(work, callback, self._relay))
+        self._waiting.append((work, callback))
+        self._next()
 
-    @Slot(object, object, object)
-    def _deliver(self, callback, result, error) -> None:
+    def _next(self) -> None:
+        if self._running is not None or not self._waiting:
+            return
+        work, callback = self._waiting.popleft()
+        self._running = Job("view computation", work,
+                            on_done=lambda result: self._deliver(callback, result, None),
+                            on_error=lambda message, details: self._deliver(callback, None, f"{message}\n\n{details}"))
+        self._running.start()
+
+    def _deliver(self, callback: Callback, result: object, error: str | None) -> None:
+        self._running = None
         self.pending -= 1
-        callback(result, error)
+        try:
+            callback(result, error)
+        finally:
+            self._next()
 
     def wait(self, timeout_ms: int = 30_000) -> bool:
-        """Block until every queued job has run (shutdown and tests)."""
-        return self._pool.waitForDone(timeout_ms)
+        """Process events until every queued job has run (shutdown and tests); False on timeout."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while self.pending and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.002)
+        return not self.pending

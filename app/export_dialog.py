@@ -3,16 +3,15 @@ a live preview, and exports that run in the background with a progress bar and C
 
 The dialog only gathers choices and session data: rendering and writing are the core's ``run_export``,
 the same code as ``ptycho-inspect export``, so the same choices give the same files. The preview shows
-the exact pixels the first PNG would hold. Work runs on plain Python threads and reports through
-futures and a queue that a GUI-thread timer drains (no Qt object crosses threads).
+the exact pixels the first PNG would hold. Previews and exports run as background jobs (``app/jobs.py``;
+a new preview supersedes the one rendering); batches not computed yet are asked of the inference worker
+(``Session.batch_fetcher``), so its credits hold and no second forward pass runs beside it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import queue
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from ptycho_gui.app.display import COLORMAPS
 from ptycho_gui.app.error_dialog import show_message
+from ptycho_gui.app.jobs import Job, JobControl, JobLane, Step
 from ptycho_gui.app.session import CanvasDisplay, PatchDisplay, Session
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
@@ -70,7 +70,6 @@ DATA_VIEWS = ("offsets", "compare", "diffraction")
 """Views whose export also ticks NPZ, so their data come with their figure."""
 PATCH_SOURCES = ("current batch", "batches", "selected patch")
 LEVEL_MODES = ("as the view", "auto", "per tile", "fixed")
-POLL_MS = 50
 PREVIEW_DELAY_MS = 250
 PREVIEW_SIZE = (560, 380)
 EXPORT_ERRORS = (PtychoGuiError, ValueError, OSError, KeyError, RuntimeError)
@@ -122,7 +121,8 @@ def session_sources(session: Session, with_debug_dump: bool, date: str | None = 
     run, done, current = session.run, frozenset(session.done), session.current
     if run is None or session.store is None:
         raise ValueError("open a checkpoint and a dataset first")
-    fetch = partial(_session_batch, run, session.store.patches, done, current)
+    compute = session.batch_fetcher() if len(done) < run.n_batches else None
+    fetch = partial(_session_batch, run, session.store.patches, done, current, compute)
     canvas = session.canvas
     debug_dump = None
     if with_debug_dump:
@@ -151,14 +151,14 @@ def session_sources(session: Session, with_debug_dump: bool, date: str | None = 
 
 
 def _session_batch(run: InferenceRun, table: np.ndarray, done: frozenset[int], current: BatchResult | None,
-                   index: int) -> BatchResult:
-    """Batch ``index``: the one shown, else from the patch table (kept alive even if the session re-plans)."""
+                   compute: Callable[[int], BatchResult] | None, index: int) -> BatchResult:
+    """Batch ``index``: the one shown, else from the patch table (kept alive even if the session re-plans),
+    else computed by the inference worker."""
     if current is not None and current.index == index:
         return current
-    if index in done:
+    if index in done or compute is None:
         return run.result_from_patches(index, np.array(table[run.batch_group_indices(index)]))
-    run.prepare_thread()
-    return run.compute_batch(index)
+    return compute(index)
 
 
 def _write_debug_dump(run: InferenceRun, fetch, canvas: Canvas, out_dir: Path) -> list[Path]:
@@ -192,19 +192,10 @@ class ExportDialog(QDialog):
         self.last_report: ExportReport | None = None
         self.last_error: str | None = None
         self.last_preview: RenderedFigure | None = None
-        self._preview_pool = ThreadPoolExecutor(1, thread_name_prefix="export-preview")
-        self._export_pool = ThreadPoolExecutor(1, thread_name_prefix="export")
-        self._preview_future: Future | None = None
-        self._preview_again = False
-        self._export_future: Future | None = None
-        self._progress: queue.SimpleQueue = queue.SimpleQueue()
-        self._cancel = threading.Event()
+        self._previews = JobLane("preview", self)
+        self._export: Job | None = None
         self._build()
         self._load_from_session()
-        self._poll_timer = QTimer(self)
-        self._poll_timer.setInterval(POLL_MS)
-        self._poll_timer.timeout.connect(self._poll)
-        self._poll_timer.start()
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
@@ -476,19 +467,23 @@ class ExportDialog(QDialog):
         self._update_enabled()
         self._preview_timer.start()
 
+    @property
+    def previewing(self) -> bool:
+        """True while a preview renders in the background."""
+        return self._previews.busy
+
     @Slot()
     def refresh_preview(self) -> None:
-        """Render the first figure of the current request in the background (once at a time)."""
-        if self._preview_future is not None:
-            self._preview_again = True
-            return
+        """Render the first figure of the current request in the background (superseding one rendering)."""
         try:
             request, sources = self.request(), session_sources(self.session, False, self.date, self.judge)
         except EXPORT_ERRORS as exc:
+            self._previews.cancel()
             self._show_preview_text(str(exc))
             return
         self.preview_caption.setText("Preview (rendering…)")
-        self._preview_future = self._preview_pool.submit(_render_preview, request, sources)
+        self._previews.submit(_render_preview, request, sources, on_done=self._preview_done,
+                              on_error=lambda message, _details: self._show_preview_text(message))
 
     def _show_preview_text(self, text: str) -> None:
         self.last_preview = None
@@ -496,29 +491,21 @@ class ExportDialog(QDialog):
         self.preview_label.setText(text)
         self.preview_caption.setText("Preview")
 
-    def _preview_done(self, future: Future) -> None:
-        self._preview_future = None
-        try:
-            figure, rgb = future.result()
-        except EXPORT_ERRORS as exc:
-            self._show_preview_text(str(exc))
-        else:
-            if figure is None:
-                self._show_preview_text("No figure to preview: the chosen formats hold data only.")
-            else:
-                self.last_preview = figure
-                self.preview_label.setPixmap(rgb_pixmap(rgb, self.preview_label.width(), self.preview_label.height()))
-                self.preview_caption.setText(f"Preview: {figure.metadata.get('heading', '')} "
-                                             f"({rgb.shape[1]}×{rgb.shape[0]} px)")
-        if self._preview_again:
-            self._preview_again = False
-            self.refresh_preview()
+    def _preview_done(self, outcome: tuple[RenderedFigure | None, np.ndarray | None]) -> None:
+        figure, rgb = outcome
+        if figure is None:
+            self._show_preview_text("No figure to preview: the chosen formats hold data only.")
+            return
+        self.last_preview = figure
+        self.preview_label.setPixmap(rgb_pixmap(rgb, self.preview_label.width(), self.preview_label.height()))
+        self.preview_caption.setText(f"Preview: {figure.metadata.get('heading', '')} "
+                                     f"({rgb.shape[1]}×{rgb.shape[0]} px)")
 
     # ------------------------------------------------------------------ export
     @property
     def busy(self) -> bool:
         """True while an export runs in the background."""
-        return self._export_future is not None
+        return self._export is not None
 
     @Slot()
     def start_export(self) -> None:
@@ -537,16 +524,15 @@ class ExportDialog(QDialog):
         except EXPORT_ERRORS as exc:
             self._fail(str(exc))
             return
-        self._cancel.clear()
         self.progress_bar.setRange(0, max(1, len(plan_files(request))))
         self.progress_bar.setValue(0)
         self.progress_bar.setVisible(True)
         self.export_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self._export_future = self._export_pool.submit(
-            run_export, request, sources, lambda done, total, path: self._progress.put((done, total, path)),
-            self._cancel.is_set,
-        )
+        self._export = Job("export", _export, request, sources, with_control=True, on_done=self._export_done,
+                           on_error=lambda message, _details: self._fail(message), on_progress=self._show_progress)
+        self._export.sigFinished.connect(self._export_finished)
+        self._export.start()
 
     def _confirm_overwrite(self, existing: list[Path]) -> bool:
         shown = "\n".join(str(p) for p in existing[:8])
@@ -561,17 +547,20 @@ class ExportDialog(QDialog):
     @Slot()
     def cancel_export(self) -> None:
         """Stop the running export after the file being written (finished files are kept)."""
-        self._cancel.set()
+        if self._export is not None:
+            self._export.stop()
 
-    def _export_done(self, future: Future) -> None:
-        self._export_future = None
+    def _show_progress(self, step: Step) -> None:
+        self.progress_bar.setRange(0, step.total)
+        self.progress_bar.setValue(step.done)
+        self.progress_bar.setFormat(f"%v / %m  {Path(step.text).name}")
+
+    def _export_finished(self) -> None:
+        self._export = None
         self.export_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        try:
-            report = future.result()
-        except EXPORT_ERRORS as exc:
-            self._fail(str(exc))
-            return
+
+    def _export_done(self, report: ExportReport) -> None:
         self.last_report = report
         state = "cancelled after" if report.cancelled else "wrote"
         self.notes_label.setText(f"Export {state} {len(report.files)} file(s) in {self.folder_edit.text()}")
@@ -581,27 +570,17 @@ class ExportDialog(QDialog):
         self.progress_bar.setVisible(False)
         show_message(self, QMessageBox.Icon.Warning, "Export failed", message)
 
-    # ------------------------------------------------------------------ background polling and closing
-    @Slot()
-    def _poll(self) -> None:
-        while not self._progress.empty():
-            done, total, path = self._progress.get()
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setValue(done)
-            self.progress_bar.setFormat(f"%v / %m  {Path(path).name}")
-        if self._preview_future is not None and self._preview_future.done():
-            self._preview_done(self._preview_future)
-        if self._export_future is not None and self._export_future.done():
-            self._export_done(self._export_future)
-
+    # ------------------------------------------------------------------ closing
     @Slot()
     def shutdown(self) -> None:
-        """Cancel and wait for background work (call before the dialog goes away)."""
-        self._cancel.set()
-        self._poll_timer.stop()
+        """Stop background work and wait for it (call before the dialog goes away)."""
         self._preview_timer.stop()
-        self._preview_pool.shutdown(wait=True, cancel_futures=True)
-        self._export_pool.shutdown(wait=True, cancel_futures=True)
+        preview = self._previews.current
+        self._previews.cancel()
+        for job in (preview, self._export):
+            if job is not None:
+                job.stop()
+                job.wait()
 
     def done(self, result: int) -> None:
         self.shutdown()
@@ -610,6 +589,12 @@ class ExportDialog(QDialog):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def _export(control: JobControl, request: ExportRequest, sources: ExportSources) -> ExportReport:
+    """Write the export, reporting each file and stopping early when asked (a background job)."""
+    return run_export(request, sources, lambda done, total, path: control.report(done, total, str(path)),
+                      lambda: control.stop_requested)
 
 
 def _render_preview(request: ExportRequest, sources: ExportSources) -> tuple[RenderedFigure | None, np.ndarray | None]:

@@ -34,13 +34,14 @@ from ptycho_gui.app.display import (
     normalize_per_tile,
     quantity_of,
 )
+from ptycho_gui.app.jobs import Job, JobCancelled, JobLane
 from ptycho_gui.app.redraw_queue import RedrawQueue
 from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS, WorkerController
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory
-from ptycho_gui.engine.stitching import Stitcher
+from ptycho_gui.engine.stitching import STITCH_MODES, Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
 from ptycho_gui.render.canvas_picture import CanvasPicture
@@ -253,6 +254,10 @@ class Session(QObject):
         self._groups_done = 0
         self._controller = WorkerController(self)
         self._controller.sigBatch.connect(self._on_batch)
+        self._controller.sigFetched.connect(self._on_fetched)
+        self._controller.sigStopped.connect(self._on_worker_stopped)
+        self._plan_jobs = JobLane("planning the run", self)
+        self._stitch_jobs = JobLane("re-stitching", self)
         self._controller.sigRunComplete.connect(self._on_run_complete)
         self._controller.sigFailed.connect(self._on_failed)
         self._canvas_timer = QTimer(self)
@@ -263,8 +268,12 @@ class Session(QObject):
 
     # ------------------------------------------------------------------ files and plan
     def load_checkpoint(self, path: str | Path) -> LoadedModel:
-        """Replace the checkpoint (raises PtychoGuiError); call ``replan`` once every file is in."""
-        model = open_checkpoint(path)
+        """Replace the checkpoint (raises PtychoGuiError); call ``replan`` once every file is in.
+
+        Reading and hashing run as a background job; the event loop turns meanwhile.
+        """
+        self.sigStatus.emit(f"opening checkpoint {Path(path).name}…")
+        model = Job("opening the checkpoint", open_checkpoint, path).start().outcome()
         self.shutdown()
         self.model = model
         self.sigFilesChanged.emit()
@@ -272,7 +281,8 @@ class Session(QObject):
 
     def load_dataset(self, path: str | Path) -> ScanDataset:
         """Replace the dataset (raises PtychoGuiError); call ``replan`` once every file is in."""
-        dataset = open_dataset(path)
+        self.sigStatus.emit(f"opening dataset {Path(path).name}…")
+        dataset = Job("opening the dataset", open_dataset, path).start().outcome()
         self.shutdown()
         if self.dataset is not None:
             self._controller.when_idle(self.dataset.close)
@@ -315,7 +325,9 @@ class Session(QObject):
     def replan(self) -> None:
         """Drop every result and plan the run of the loaded files; on an error the session stays 'empty'.
 
-        Raises IncompatibleInputsError or ValueError when the files or settings cannot be run together.
+        Grouping, the pattern-energy pass and the allocations run as a background job (the event loop
+        turns meanwhile); a newer ``replan`` supersedes this one. Raises IncompatibleInputsError or
+        ValueError when the files or settings cannot be run together.
         """
         self.shutdown()
         self.run = None
@@ -324,18 +336,20 @@ class Session(QObject):
         self.sigPlanChanged.emit()
         if self.model is None or self.dataset is None:
             return
-        run = InferenceRun(self.model, self.dataset, self.settings)
+        self.sigStatus.emit("planning the run…")
+        job = self._plan_jobs.submit(_plan, self.model, self.dataset, self.settings)
+        try:
+            run, self.store, self.history, self.stitcher = job.outcome()
+        except JobCancelled:
+            return
         self.run = run
-        self.store = PatchStore(run.n_groups, self.model.output_channels, self.model.N,
-                                memory_budget=STORE_MEMORY_BYTES)
-        self.history = StatsHistory(run.n_batches)
-        self.stitcher = run.new_stitcher(self.settings.stitch, self.settings.crop)
         self._set_state("ready")
         self.sigPlanChanged.emit()
         self._emit_progress()
         self._refresh_canvas()
 
     def _clear_results(self) -> None:
+        self._stitch_jobs.cancel()
         if self.store is not None:
             self.store.close()
         self.store = None
@@ -538,6 +552,27 @@ class Session(QObject):
         self.sigBatchComputed.emit(result.index)
         self._emit_progress()
 
+    @Slot(object)
+    def _on_fetched(self, result: BatchResult) -> None:
+        """A batch computed for an export or a preview: kept like any other, but not shown."""
+        try:
+            if result.index not in self.done and self.store is not None:
+                self._accept(result)
+        finally:
+            self._controller.ack()
+
+    @Slot()
+    def _on_worker_stopped(self) -> None:
+        """A worker thread ended: a run it was driving cannot go on."""
+        if not self._controller.active and self.state in ("running", "paused"):
+            self._pause_clock()
+            self._set_state("stopped")
+
+    def batch_fetcher(self):
+        """A function computing batch ``index`` through the worker (callable from any thread; exports use it)."""
+        self._ensure_worker()
+        return self._controller.fetch
+
     @Slot()
     def _on_run_complete(self) -> None:
         self._pause_clock()
@@ -596,15 +631,26 @@ class Session(QObject):
         )
         if new == self.settings:
             return
+        if new.stitch not in STITCH_MODES:
+            raise ValueError(f"unknown stitch mode {new.stitch!r}; expected one of {STITCH_MODES}")
         if self.model is not None and not 1 <= new.crop <= self.model.N:
             raise ValueError(f"crop {new.crop} must be between 1 and N = {self.model.N}")
+        run = self.run
+        stitcher = run.new_stitcher(new.stitch, new.crop) if run is not None else None
         self.settings = new
-        if self.run is None:
+        if run is None or stitcher is None:
             return
-        self.stitcher = self.run.new_stitcher(new.stitch, new.crop)
-        for index in sorted(self.done):
-            group_indices = self.run.batch_group_indices(index)
-            self.stitcher.add(group_indices, self.store.get(group_indices))
+        self.sigStatus.emit(f"re-stitching ({new.stitch}, crop {new.crop})…")
+        done = frozenset(self.done)
+        job = self._stitch_jobs.submit(_restitch, stitcher, run, self.store, sorted(done))
+        try:
+            job.outcome()
+        except JobCancelled:
+            return
+        for index in sorted(self.done - done):
+            group_indices = run.batch_group_indices(index)
+            stitcher.add(group_indices, self.store.get(group_indices))
+        self.stitcher = stitcher
         self._refresh_canvas()
 
     def _schedule_canvas(self) -> None:
@@ -751,6 +797,23 @@ class Session(QObject):
         h, w = image.shape
         levels = self.truth_levels or auto
         return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
+
+
+def _plan(model: LoadedModel, dataset: ScanDataset,
+          settings: RunSettings) -> tuple[InferenceRun, PatchStore, StatsHistory, Stitcher]:
+    """The run of ``model`` over ``dataset`` and its empty result holders (a background job)."""
+    run = InferenceRun(model, dataset, settings)
+    store = PatchStore(run.n_groups, model.output_channels, model.N, memory_budget=STORE_MEMORY_BYTES)
+    return run, store, StatsHistory(run.n_batches), run.new_stitcher(settings.stitch, settings.crop)
+
+
+def _restitch(stitcher: Stitcher, run: InferenceRun, store: PatchStore, batches: list[int]) -> Stitcher:
+    """Add the stored patches of ``batches`` to a fresh stitcher and bring its canvas up to date (a background job)."""
+    for index in batches:
+        group_indices = run.batch_group_indices(index)
+        stitcher.add(group_indices, store.get(group_indices))
+    stitcher.canvas()
+    return stitcher
 
 
 def _process_rss() -> int | None:

@@ -10,6 +10,11 @@ The worker thread is a boundary: every exception it raises is reported (``sigFai
 with the thread. Shutting down never blocks the GUI thread for long: a thread still inside a slow
 batch is retired (its late results ignored) and kept referenced until it ends; ``when_idle`` runs
 cleanup (closing the files it reads) only once no worker thread is left.
+
+On-demand batches for other threads (exports, previews) go through the same loop: ``fetch(index)``
+queues a request with a future and blocks its caller until the worker has computed it, so the
+credits hold and the network never runs two forward passes at once. The result also reaches the GUI
+(``sigFetched``) so the session stores it. A worker that ends fails the futures it still holds.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.errors import PtychoGuiError
+from ptycho_gui.types import BatchResult
 
 MAX_IN_FLIGHT = 2
 POLL_SECONDS = 0.05
@@ -35,7 +42,7 @@ class InferenceWorker(QObject):
     """Computes batches of one ``InferenceRun``: the sequential run and on-demand requests."""
 
     sigBatch = Signal(object)
-    """(generation, BatchResult) of every batch computed."""
+    """(generation, BatchResult, fetched) of every batch computed; ``fetched``: asked for by ``fetch``."""
     sigRunComplete = Signal(int)
     """generation: the sequential run has no batch left to compute."""
     sigFailed = Signal(int, str, str)
@@ -48,7 +55,10 @@ class InferenceWorker(QObject):
         self._run = run
         self._generation = generation
         self._done = set(done)
-        self._requests: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[tuple[int, Future | None]] = queue.SimpleQueue()
+        self._futures: list[Future] = []
+        self._futures_lock = threading.Lock()
+        self._ended = False
         self._running = threading.Event()
         self._quit = threading.Event()
         self._wake = threading.Event()
@@ -66,8 +76,20 @@ class InferenceWorker(QObject):
 
     def request(self, index: int) -> None:
         """Compute batch ``index`` next, whether or not the run is going."""
-        self._requests.put(index)
+        self._requests.put((index, None))
         self._wake.set()
+
+    def fetch(self, index: int) -> Future:
+        """Compute batch ``index`` next for another thread: the future gets the BatchResult (or the failure)."""
+        future: Future = Future()
+        with self._futures_lock:
+            if self._ended:
+                future.set_exception(RuntimeError("the inference worker has stopped"))
+                return future
+            self._futures.append(future)
+        self._requests.put((index, future))
+        self._wake.set()
+        return future
 
     def shutdown(self) -> None:
         """End the loop after the batch in progress."""
@@ -89,7 +111,17 @@ class InferenceWorker(QObject):
         except Exception as exc:  # the thread boundary: anything escaping would end the thread unreported
             self.sigFailed.emit(self._generation, failure_message(exc), traceback.format_exc())
         finally:
+            self._fail_futures()
             self.sigFinished.emit(self._generation)
+
+    def _fail_futures(self) -> None:
+        """The loop has ended: every batch still promised to another thread fails (its caller stops waiting)."""
+        with self._futures_lock:
+            self._ended = True
+            futures, self._futures = self._futures, []
+        for future in futures:
+            if not future.done():
+                future.set_exception(RuntimeError("the inference worker stopped before computing the batch"))
 
     def _loop(self) -> None:
         while not self._quit.is_set():
@@ -99,30 +131,36 @@ class InferenceWorker(QObject):
                 continue
             if not self._credits.acquire(timeout=POLL_SECONDS):
                 continue
-            index = self._next_index()
+            index, future = self._next_index()
             if index is None:
                 self._credits.release()
                 continue
             result = self._run.compute_batch(index)
             self._done.add(index)
-            self.sigBatch.emit((self._generation, result))
+            if future is not None:
+                with self._futures_lock:
+                    self._futures.remove(future)
+                future.set_result(result)
+            self.sigBatch.emit((self._generation, result, future is not None))
 
     def _has_work(self) -> bool:
         return not self._requests.empty() or self._running.is_set()
 
-    def _next_index(self) -> int | None:
+    def _next_index(self) -> tuple[int | None, Future | None]:
         while not self._requests.empty():
-            index = self._requests.get_nowait()
+            index, future = self._requests.get_nowait()
             if 0 <= index < self._run.n_batches:
-                return index
+                return index, future
+            if future is not None:
+                future.set_exception(IndexError(f"batch {index} is outside 0–{self._run.n_batches - 1}"))
         if not self._running.is_set():
-            return None
+            return None, None
         for index in range(self._run.n_batches):
             if index not in self._done:
-                return index
+                return index, None
         self._running.clear()
         self.sigRunComplete.emit(self._generation)
-        return None
+        return None, None
 
 
 def failure_message(exc: BaseException) -> str:
@@ -141,6 +179,8 @@ class WorkerController(QObject):
 
     sigBatch = Signal(object)
     """A BatchResult, in the GUI thread. Call ``ack()`` once it has been handled."""
+    sigFetched = Signal(object)
+    """A BatchResult computed for ``fetch`` (another thread has it too). Call ``ack()`` once it has been handled."""
     sigRunComplete = Signal()
     sigFailed = Signal(str, str)
     """One-line message, formatted traceback."""
@@ -204,6 +244,16 @@ class WorkerController(QObject):
         if self._worker is not None:
             self._worker.request(index)
 
+    def fetch(self, index: int) -> BatchResult:
+        """Batch ``index`` computed by the current worker (any thread; blocks until it is computed).
+
+        Raises RuntimeError when no worker is running or it stops first.
+        """
+        worker = self._worker
+        if worker is None:
+            raise RuntimeError("no inference worker is running")
+        return worker.fetch(index).result()
+
     def ack(self) -> None:
         if self._worker is not None:
             self._worker.ack()
@@ -251,10 +301,10 @@ class WorkerController(QObject):
             callback()
 
     @Slot(object)
-    def _on_batch(self, payload: tuple[int, object]) -> None:
-        generation, result = payload
+    def _on_batch(self, payload: tuple[int, BatchResult, bool]) -> None:
+        generation, result, fetched = payload
         if generation == self._generation:
-            self.sigBatch.emit(result)
+            (self.sigFetched if fetched else self.sigBatch).emit(result)
 
     @Slot(int)
     def _on_run_complete(self, generation: int) -> None:

@@ -90,7 +90,7 @@ def test_the_preview_is_the_exported_image(qtbot, finished_window, tmp_path):
     assert dialog.item_boxes["canvas"].isChecked() and not dialog.item_boxes["patches"].isChecked()
     dialog.folder_edit.setText(str(tmp_path))
     dialog.refresh_preview()
-    qtbot.waitUntil(lambda: dialog.last_preview is not None and dialog._preview_future is None,
+    qtbot.waitUntil(lambda: dialog.last_preview is not None and not dialog.previewing,
                     timeout=EXPORT_TIMEOUT_MS)
     assert not dialog.preview_label.pixmap().isNull()
     preview = dialog.last_preview.rgb()
