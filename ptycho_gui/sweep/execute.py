@@ -12,11 +12,9 @@ from collections.abc import Callable
 
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.sweep.pairs import Pair
+from ptycho_gui.sweep.shards import RETRIES
 from ptycho_gui.sweep.task import run_pair, run_shard
 from ptycho_gui.types import RunSettings
-
-RETRIES = 3
-"""How many times Dask reruns a task whose worker died."""
 
 MISSING_DASK = "Dask distributed is not installed: pip install 'ptycho-gui[sweep]' (the 'sweep' extra)"
 

@@ -18,6 +18,9 @@ from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
+RETRIES = 3
+"""How many times Dask reruns a task whose worker died (shard and pair tasks alike)."""
+
 
 @dataclass(frozen=True)
 class ShardSums:
@@ -78,8 +81,6 @@ def replayed_output(run: InferenceRun, shards: list[ShardResults], on_batch=None
 
 def sharded_canvas(client, checkpoint: str, dataset: str, settings: RunSettings, n_shards: int) -> Canvas:
     """One pair's canvas computed as ``n_shards`` Dask tasks on ``client`` and merged exactly."""
-    from ptycho_gui.sweep.execute import RETRIES
-
     futures = [client.submit(shard_results, checkpoint, dataset, settings, shard, n_shards, retries=RETRIES,
                              pure=False) for shard in range(n_shards)]
     shards = client.gather(futures)
