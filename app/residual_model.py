@@ -7,7 +7,7 @@ The science is ``ptycho_gui.analysis.residual`` (forward model, run-wide fitted 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -92,7 +92,9 @@ class ResidualTracker:
         measured = self.run.read_inputs(indices) * self.run.input_scale
         raw = self.physics.predict(patches, self.run.positions[indices])
         scale = self.scale
-        return GroupDiffraction(group, diffraction_residual(raw, measured, None if not np.isfinite(scale) else scale))
+        if not np.isfinite(scale):
+            return GroupDiffraction(group, diffraction_residual(raw, measured))
+        return GroupDiffraction(group, replace(diffraction_residual(raw, measured, scale), scale_fitted=True))
 
     def worst(self, by: str, count: int = 10, comparison: Comparison | None = None, canvas: Canvas | None = None,
               crop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
