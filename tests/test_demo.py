@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ptycho_gui import demo
+from ptycho_gui.analysis.comparison import compare_with_object
 from ptycho_gui.demo import DATA_DIR, demo_object, demo_paths
 from ptycho_gui.demo.build import training_recipe
 from ptycho_gui.demo.bundle_writer import BundleDescription, write_bundle
@@ -29,13 +30,15 @@ from ptycho_gui.demo.quality import (
     reconstruct,
 )
 from ptycho_gui.demo.simulate import ScanSpec, extract_patches, simulate_scan
-from ptycho_gui.demo.train import TrainSpec, train_network, trainable_network
+from ptycho_gui.demo.train import TrainSpec, tile_stage, tiles, train_network, trainable_network
 from ptycho_gui.errors import InvalidInputError
 from ptycho_gui.io.checkpoints import open_checkpoint
 from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.io.safe import load_plain_pickle, read_zip_member
 from ptycho_gui.types import Canvas
 
+PHASE_FLOOR = 0.6
+"""The shipped demo recovers phase to a correlation of 0.63-0.66 (issue #9 asks 0.7: not reached yet)."""
 TINY = ScanSpec(object_size=96, grid=3, step=6.0, dose=1e4)
 DATASET_KEYS = {
     "diff3d", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "probeGuess", "objectGuess", "scan_index",
@@ -139,9 +142,12 @@ def test_demo_checkpoint_loads_strictly_with_the_app_loader():
     assert (cfg.amp_activation, cfg.object_big, cfg.probe_big, cfg.n_filters_scale) == ("sigmoid", False, True, 1)
 
 
-def test_demo_reconstruction_resembles_the_true_object():
+def test_demo_reconstruction_recovers_amplitude_and_phase():
     canvas, truth = reconstruct(*demo_paths())
     assert amplitude_correlation(canvas, truth) >= 0.8
+    assert phase_correlation(canvas, truth) >= PHASE_FLOOR
+    comparison = compare_with_object(canvas, truth)
+    assert comparison.amplitude.corr >= 0.8 and comparison.phase.corr >= PHASE_FLOOR
 
 
 def test_simulation_is_deterministic_for_a_seed():
@@ -283,10 +289,29 @@ def test_written_bundle_round_trips_through_the_app_loader(tmp_path):
 
 
 def test_training_recipes_keep_the_gridsize_1_demo_and_refuse_other_gridsizes():
-    assert training_recipe(1, seed=3) == TrainSpec(gridsize=1, epochs=100, batch_size=8, learning_rate=5e-4, seed=3)
+    assert training_recipe(1, seed=3) == TrainSpec(gridsize=1, epochs=100, batch_size=8, learning_rate=5e-4, seed=3,
+                                                   tile_epochs=12, tile_groups=16, tile_learning_rate=1e-4)
     assert training_recipe(2, epochs=5).epochs == 5 and training_recipe(2).cnn_config(64).object_big
     with pytest.raises(ValueError, match="gridsize"):
         training_recipe(3)
     scan = simulate_scan(TINY, 0)
     result = train_network(scan, replace(training_recipe(1), epochs=1, batch_size=4))
     assert result.n_groups == len(scan.xcoords) and result.network.config.C == 1
+
+
+def test_tiles_are_the_nearest_group_centres_with_the_seed_group_first():
+    positions = np.array([[[0.0, 0.0]], [[10.0, 0.0]], [[1.0, 0.0]], [[0.0, 3.0]]])
+    np.testing.assert_array_equal(tiles(positions, 3), [[0, 2, 3], [1, 2, 0], [2, 0, 3], [3, 0, 2]])
+    assert tiles(positions, 10).shape == (4, 4)
+
+
+def test_tile_stage_is_deterministic_and_lowers_the_physics_loss():
+    scan = simulate_scan(TINY, 0)
+    spec = TrainSpec(gridsize=1, epochs=0, tile_epochs=3, tile_groups=4, tile_learning_rate=1e-3, seed=2)
+    first, second = trainable_network(spec, 64), trainable_network(spec, 64)
+    losses = tile_stage(first, scan, spec)
+    assert tile_stage(second, scan, spec) == losses and len(losses) == 3
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert losses[-1] < losses[0]
+    assert not any(p.requires_grad for p in first.parameters())

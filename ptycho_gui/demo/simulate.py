@@ -96,27 +96,35 @@ def _gaussian(rows: np.ndarray, cols: np.ndarray, centre: tuple[float, float], s
     return np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
 
 
-def _absorption(rows: np.ndarray, cols: np.ndarray, s: float) -> np.ndarray:
-    """Amplitude structure in [0, 1]: bold bars, a ring, a letter-like "P" and "T", a smooth blob."""
-    bars = [((s * 0.22, s * (0.25 + 0.085 * k)), (s * 0.44, s * (0.25 + 0.085 * k))) for k in range(3)]
-    ring = _soft_mask(np.abs(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.10) - s * 0.02)
-    letters = [
+def _letter_strokes(s: float) -> list:
+    """Strokes of a letter-like "P" and "T" (row, col) for an object of side ``s``."""
+    return [
         ((s * 0.56, s * 0.54), (s * 0.80, s * 0.54)), ((s * 0.56, s * 0.54), (s * 0.56, s * 0.62)),
         ((s * 0.56, s * 0.62), (s * 0.63, s * 0.67)), ((s * 0.63, s * 0.67), (s * 0.70, s * 0.62)),
         ((s * 0.70, s * 0.62), (s * 0.70, s * 0.54)),
         ((s * 0.56, s * 0.71), (s * 0.56, s * 0.83)), ((s * 0.56, s * 0.77), (s * 0.80, s * 0.77)),
     ]
+
+
+def _absorption(rows: np.ndarray, cols: np.ndarray, s: float) -> np.ndarray:
+    """Amplitude structure in [0, 1]: bold bars, a ring, a letter-like "P" and "T", a smooth blob."""
+    bars = [((s * 0.22, s * (0.25 + 0.085 * k)), (s * 0.44, s * (0.25 + 0.085 * k))) for k in range(3)]
+    ring = _soft_mask(np.abs(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.10) - s * 0.02)
+    letters = _letter_strokes(s)
     blob = 0.6 * _gaussian(rows, cols, (s * 0.30, s * 0.70), s * 0.075)
     shapes = np.maximum(_strokes(rows, cols, bars, s * 0.04), _strokes(rows, cols, letters, s * 0.04))
     return np.clip(np.maximum(shapes, ring) + blob, 0.0, 1.0)
 
 
 def _phase(rows: np.ndarray, cols: np.ndarray, s: float) -> np.ndarray:
-    """Phase structure in about ±1 rad: smooth bumps, a phase-only disk and a diagonal bar."""
-    phase = 0.9 * _gaussian(rows, cols, (s * 0.35, s * 0.40), s * 0.10)
-    phase -= 0.8 * _gaussian(rows, cols, (s * 0.65, s * 0.65), s * 0.12)
-    phase += 0.5 * _soft_mask(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.06)
-    phase -= 0.5 * _strokes(rows, cols, [((s * 0.25, s * 0.55), (s * 0.42, s * 0.78))], s * 0.04)
+    """Phase structure in about ±1 rad: the absorbing shapes also delay the wave (+0.5 rad, as a material of
+    uniform composition does), a phase-only disk and a phase-only diagonal bar, on two gentle smooth bumps."""
+    bars = [((s * 0.22, s * (0.25 + 0.085 * k)), (s * 0.44, s * (0.25 + 0.085 * k))) for k in range(3)]
+    phase = 0.3 * _gaussian(rows, cols, (s * 0.35, s * 0.40), s * 0.10)
+    phase -= 0.3 * _gaussian(rows, cols, (s * 0.65, s * 0.65), s * 0.12)
+    phase += 0.5 * _strokes(rows, cols, bars + _letter_strokes(s), s * 0.04)
+    phase += 0.7 * _soft_mask(np.hypot(rows - s * 0.68, cols - s * 0.30) - s * 0.06)
+    phase -= 0.6 * _strokes(rows, cols, [((s * 0.25, s * 0.55), (s * 0.42, s * 0.78))], s * 0.04)
     return np.clip(phase, -1.0, 1.0)
 
 

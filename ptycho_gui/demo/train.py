@@ -45,6 +45,12 @@ class TrainSpec:
     n_filters_scale: int = 1
     amp_activation: str = "sigmoid"
     seed: int = 0
+    tile_epochs: int = 0
+    """Epochs of a second stage scoring ``tile_groups`` neighbouring groups merged into one region."""
+    tile_groups: int = 16
+    """Groups (nearest group centres) whose patches the second stage merges: the overlap constraint across
+    groups ties together the phase offset that each group's diffraction alone leaves free."""
+    tile_learning_rate: float = 1e-4
 
     @property
     def channels(self) -> int:
@@ -114,6 +120,66 @@ def simulated_amplitudes(patches: torch.Tensor, offsets: torch.Tensor, physics: 
     return far_field_amplitude(patches, physics.probe)
 
 
+def tiles(positions: np.ndarray, tile_groups: int) -> np.ndarray:
+    """(G, T) for every group, the T groups whose centres are nearest to its centre (itself first)."""
+    centres = positions.mean(axis=1)
+    distances = np.sum((centres[:, None] - centres[None]) ** 2, axis=-1)
+    return np.argsort(distances, axis=1, kind="stable")[:, :min(tile_groups, len(centres))]
+
+
+def _tile_epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+                positions: np.ndarray, near: np.ndarray, physics: _Physics, generator: torch.Generator) -> float:
+    """One pass of the second stage: tiles seeded at groups in a seeded order, every group about once."""
+    n_groups, tile = near.shape
+    seeds = torch.randperm(n_groups, generator=generator)[: max(1, n_groups // tile)].numpy()
+    losses = []
+    for seed in seeds:
+        chosen = torch.from_numpy(near[seed])
+        batch = inputs[chosen]
+        members = positions[near[seed]].reshape(1, -1, 2)
+        offsets = torch.from_numpy(relative_offsets(members).astype(np.float32))
+        patches = network(batch).reshape(1, -1, *batch.shape[-2:])
+        predicted = simulated_amplitudes(patches, offsets, physics).reshape(batch.shape)
+        loss = poisson_nll(predicted, batch, physics.photon_scale)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def tile_stage(network: PtychoPinnCnn, scan: SimulatedScan, spec: TrainSpec,
+               progress: ProgressCallback | None = None) -> list[float]:
+    """The second stage: ``spec.tile_epochs`` epochs of tiles of neighbouring groups, with its own Adam and seed.
+
+    Returns the epoch losses; the network is trained in place. Starting a fresh optimizer and generator
+    makes the stage reproducible from the first stage's weights alone.
+    """
+    physics, inputs, groups = _training_data(scan, spec)
+    positions = group_positions(groups, scan.xcoords, scan.ycoords)
+    near = tiles(positions, spec.tile_groups)
+    network.model.autoencoder.requires_grad_(True)
+    optimizer = torch.optim.Adam(network.model.autoencoder.parameters(), lr=spec.tile_learning_rate)
+    generator = torch.Generator().manual_seed(spec.seed)
+    losses = []
+    for epoch in range(spec.tile_epochs):
+        losses.append(_tile_epoch(network, optimizer, inputs, positions, near, physics, generator))
+        if progress is not None:
+            progress(spec.epochs + epoch + 1, losses[-1])
+    network.requires_grad_(False)
+    return losses
+
+
+def _training_data(scan: SimulatedScan, spec: TrainSpec) -> tuple[_Physics, torch.Tensor, np.ndarray]:
+    """The physics (bridge-scaled probe), the (G, C, N, N) grouped network inputs and the (G, C) groups."""
+    input_scale = bridge_input_scale(scan.diffraction)
+    patterns = torch.from_numpy(scan.diffraction * np.float32(input_scale))
+    probe = torch.from_numpy((scan.probe * np.complex64(input_scale)).astype(np.complex64))
+    physics = _Physics(probe=probe, probe_intensity=probe.abs().square()[None, None], photon_scale=1.0 / input_scale)
+    groups = training_groups(scan, spec)
+    return physics, patterns[torch.from_numpy(groups)], groups
+
+
 def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, offsets: torch.Tensor,
            physics: _Physics, batch_size: int, generator: torch.Generator) -> float:
     """One pass over the groups in a seeded random order; returns the mean batch loss."""
@@ -143,16 +209,13 @@ def train_network(scan: SimulatedScan, spec: TrainSpec = TrainSpec(),
 
 
 def _train(scan: SimulatedScan, spec: TrainSpec, progress: ProgressCallback | None) -> TrainResult:
-    input_scale = bridge_input_scale(scan.diffraction)
-    patterns = torch.from_numpy(scan.diffraction * np.float32(input_scale))
-    probe = torch.from_numpy((scan.probe * np.complex64(input_scale)).astype(np.complex64))
-    physics = _Physics(probe=probe, probe_intensity=probe.abs().square()[None, None], photon_scale=1.0 / input_scale)
+    physics, inputs, groups = _training_data(scan, spec)
     network = trainable_network(spec, scan.spec.n)
     optimizer = torch.optim.Adam(network.model.autoencoder.parameters(), lr=spec.learning_rate)
     generator = torch.Generator().manual_seed(spec.seed)
-    groups = training_groups(scan, spec)
-    inputs = patterns[torch.from_numpy(groups)]
-    offsets = torch.from_numpy(relative_offsets(group_positions(groups, scan.xcoords, scan.ycoords)).astype(np.float32))
+    positions = group_positions(groups, scan.xcoords, scan.ycoords)
+    offsets = torch.from_numpy(relative_offsets(positions).astype(np.float32))
+    input_scale = bridge_input_scale(scan.diffraction)
     result = TrainResult(network=network, input_scale=input_scale, photon_scale=physics.photon_scale,
                          n_groups=len(groups))
     started = time.perf_counter()
@@ -163,6 +226,8 @@ def _train(scan: SimulatedScan, spec: TrainSpec, progress: ProgressCallback | No
         result.epoch_losses.append(loss)
         if progress is not None:
             progress(epoch + 1, loss)
+    if spec.tile_epochs:
+        result.epoch_losses += tile_stage(network, scan, spec, progress)
     result.seconds = time.perf_counter() - started
     network.requires_grad_(False)
     return result
