@@ -769,7 +769,10 @@ class Session(QObject):
         return MosaicImage(batch, display.quantity, values, build_mosaic(tiles, layout, levels[0]), layout, levels)
 
     def canvas_image(self) -> ObjectImage | None:
-        """The stitched canvas as the canvas view draws it (records the levels used)."""
+        """The stitched canvas as the canvas view draws it (records the levels used).
+
+        Its image is ``canvas_picture.values``, updated in place by the next call: copy it to keep it.
+        """
         canvas = self.canvas
         if canvas is None:
             return None

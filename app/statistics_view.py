@@ -28,8 +28,9 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
-MAX_SYMBOL_POINTS = 200
-"""Curves longer than this are drawn as lines only (a symbol per batch costs every redraw and shows nothing more)."""
+MAX_SYMBOL_POINTS = 64
+"""Curves longer than this are drawn as lines only: a symbol per batch costs every redraw (pyqtgraph rebuilds
+every spot: 8 curves of 200 symbols were most of a 23 ms refresh) and shows nothing more once points crowd."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 REFRESH_MS = 500

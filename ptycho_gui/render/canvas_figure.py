@@ -166,7 +166,7 @@ def fit_to_coverage(canvas: Canvas, pad: int = 4) -> Canvas:
     c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
     x, y = _canvas_to_object(canvas, np.float64(c0 + (c1 - c0) // 2), np.float64(r0 + (r1 - r0) // 2))
     return replace(canvas, image=canvas.image[r0:r1, c0:c1], weight=canvas.weight[r0:r1, c0:c1],
-                   center_xy=(float(x), float(y)))
+                   center_xy=(float(x), float(y)), tile_revisions=None)
 
 
 def _panel_rgb(values: np.ndarray, style: ImageStyle, valid: np.ndarray) -> np.ndarray:
