@@ -37,8 +37,10 @@ from ptycho_gui.io.datasets import open_dataset
 from ptycho_gui.io.safe import load_plain_pickle, read_zip_member
 from ptycho_gui.types import Canvas
 
-PHASE_FLOOR = 0.6
-"""The shipped demo recovers phase to a correlation of 0.63-0.66 (issue #9 asks 0.7: not reached yet)."""
+PHASE_TARGET = 0.7
+"""Phase correlation after offset and ramp removal, as ``ptycho-inspect metrics`` measures it (shipped: 0.704)."""
+STRICT_PHASE_FLOOR = 0.65
+"""The stricter ``quality.phase_correlation`` (best plane removed from the truth too; shipped: 0.674)."""
 TINY = ScanSpec(object_size=96, grid=3, step=6.0, dose=1e4)
 DATASET_KEYS = {
     "diff3d", "xcoords", "ycoords", "xcoords_start", "ycoords_start", "probeGuess", "objectGuess", "scan_index",
@@ -145,9 +147,9 @@ def test_demo_checkpoint_loads_strictly_with_the_app_loader():
 def test_demo_reconstruction_recovers_amplitude_and_phase():
     canvas, truth = reconstruct(*demo_paths())
     assert amplitude_correlation(canvas, truth) >= 0.8
-    assert phase_correlation(canvas, truth) >= PHASE_FLOOR
+    assert phase_correlation(canvas, truth) >= STRICT_PHASE_FLOOR
     comparison = compare_with_object(canvas, truth)
-    assert comparison.amplitude.corr >= 0.8 and comparison.phase.corr >= PHASE_FLOOR
+    assert comparison.amplitude.corr >= 0.8 and comparison.phase.corr >= PHASE_TARGET
 
 
 def test_simulation_is_deterministic_for_a_seed():
@@ -290,7 +292,7 @@ def test_written_bundle_round_trips_through_the_app_loader(tmp_path):
 
 def test_training_recipes_keep_the_gridsize_1_demo_and_refuse_other_gridsizes():
     assert training_recipe(1, seed=3) == TrainSpec(gridsize=1, epochs=100, batch_size=8, learning_rate=5e-4, seed=3,
-                                                   tile_epochs=12, tile_groups=16, tile_learning_rate=1e-4)
+                                                   tile_epochs=12, tile_groups=4, tile_learning_rate=1e-4)
     assert training_recipe(2, epochs=5).epochs == 5 and training_recipe(2).cnn_config(64).object_big
     with pytest.raises(ValueError, match="gridsize"):
         training_recipe(3)

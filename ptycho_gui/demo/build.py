@@ -15,11 +15,11 @@ DEFAULT_SEED = 7
 OVERLAP_WEIGHTING = "probe"
 """PtychoPINN's ``training_patch_weighting`` that ``ptycho_gui.demo.overlap`` implements."""
 RECIPES: dict[int, TrainSpec] = {
-    1: TrainSpec(gridsize=1, tile_epochs=12, tile_groups=16, tile_learning_rate=1e-4),
+    1: TrainSpec(gridsize=1, tile_epochs=12, tile_groups=4, tile_learning_rate=1e-4),
     2: TrainSpec(gridsize=2),
 }
 """Training settings per gridsize: gridsize 1 is the shipped demo (100 epochs one pattern at a time, then 12
-epochs of 16-pattern tiles merged under the overlap constraint); gridsize 2 trains groups of 4 with the
+epochs of 4-pattern tiles merged under the overlap constraint); gridsize 2 trains groups of 4 with the
 overlap constraint inside each group (not trained to completion)."""
 DEFAULT_GRIDSIZE = 1
 
