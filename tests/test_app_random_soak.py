@@ -27,8 +27,10 @@ from ptycho_gui.types import STITCH_MODES
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
-STEPS = 1000
-MEMORY_FROM_STEP = 100
+STEPS = 5000
+MEMORY_FROM_STEP = 1000
+FLUSH_EVERY = 50
+"""Every step runs one event-loop turn (one queued view redraw, as in the app); every 50 all queued redraws run."""
 PAINT_EVERY = 500
 MAX_RSS_GROWTH = 150 << 20
 """Resident memory may grow by at most this much between step 1,000 and step 5,000 (allocator slack and
@@ -68,7 +70,6 @@ class Soak:
         action = self.rng.choices(self.actions, self.weights)[0][0]
         action()
         QApplication.processEvents()
-        self.session.redraws.flush()
 
     def paint(self) -> None:
         """Render the whole (hidden) window once, as a screenshot would: every view paints its current state."""
@@ -157,6 +158,8 @@ def test_5000_random_actions(qtbot, qtlog, new_window, bundle_path, dataset_path
             soak.step()
             soak.check()
             assert not exceptions, f"step {index}: {exceptions}"
+            if index % FLUSH_EVERY == 0:
+                soak.session.redraws.flush()
             if index % PAINT_EVERY == 0:
                 soak.paint()
             if index in (MEMORY_FROM_STEP, STEPS):
