@@ -288,6 +288,11 @@ class WorkerController(QObject):
         running = [pair for pair in self._retired if not pair[0].isFinished()]
         if len(running) == len(self._retired):
             return
+        for thread, _worker in self._retired:
+            if thread.isFinished():
+                # isFinished() is already true while the thread is still emitting finished(): wait for its end
+                # before the last reference goes, or the QThread is freed under its own thread (a crash).
+                thread.wait()
         self._retired = running
         self._stopped()
 

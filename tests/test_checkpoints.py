@@ -305,7 +305,7 @@ def test_truncated_checkpoints_are_refused_cleanly(tmp_path, bundle_path, name):
     path = tmp_path / name
     with source.open("rb") as handle:
         path.write_bytes(handle.read(source.stat().st_size // 2))
-    with pytest.raises(InvalidInputError, match="truncated or corrupt zip") as exc:
+    with pytest.raises(InvalidInputError, match="truncated or damaged checkpoint") as exc:
         open_checkpoint(path)
     _assert_one_line(exc)
 
