@@ -7,19 +7,24 @@ reproduces what is on screen. The state a view or an exporter may read:
 - ``model`` (LoadedModel), ``dataset`` (ScanDataset), ``settings`` (RunSettings: device, batch size,
   stitch mode, crop, torch threads), ``run`` (the InferenceRun plan: groups, positions, input scale);
 - ``state``: one of ``RUN_STATES``;
-- ``store`` (PatchStore of every computed patch), ``history`` (StatsHistory), ``done`` (batch
-  indices computed), ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
+- ``results`` (the Qt-free ``RunResults`` store) and, read through it, ``store`` (PatchStore of every
+  computed patch), ``history`` (StatsHistory), ``done`` (batch indices computed), ``stitcher``;
+  ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
 - ``current`` (the BatchResult shown), ``selection`` (PatchSelection or None), ``follow_live``;
-- ``patch_display`` / ``canvas_display``: quantity, colormap, levels mode and the levels last used;
-- ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact arrays the views draw.
-"""
+- ``patch_display`` / ``canvas_display``: the style objects (``app/view_styles.py``);
+- ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact pictures the views draw
+  (``app/pictures.py``; reading them changes nothing), ``drawn_levels(kind)`` their levels.
 
+Opening files, planning and re-stitching run as background jobs (``app/jobs.py``); the methods wait for
+them with the event loop turning, so their callers keep a synchronous API and the window stays live.
+"""
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -494,7 +499,7 @@ class Session(QObject):
             self._pause_clock()
             self._set_state("stopped")
 
-    def batch_fetcher(self):
+    def batch_fetcher(self) -> Callable[[int], BatchResult]:
         """A function computing batch ``index`` through the worker (callable from any thread; exports use it)."""
         self._ensure_worker()
         return self._controller.fetch
