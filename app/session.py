@@ -690,9 +690,12 @@ class Session(QObject):
         return truth_picture(self.dataset.object_guess, self.canvas_display, self.truth_levels)
 
     def drawn_levels(self, kind: str) -> tuple[float, float] | None:
-        """The levels the patch grid ('patches') or the canvas ('canvas') draws with now (None: nothing shown)."""
+        """The levels the patch grid ('patches') or the canvas ('canvas') draws with now; with nothing shown yet,
+        the locked range (None: automatic)."""
         picture = self.patch_mosaic() if kind == "patches" else self.canvas_image()
-        return picture.levels if picture is not None else None
+        if picture is not None:
+            return picture.levels
+        return (self.patch_display if kind == "patches" else self.canvas_display).locked_levels
 
 
 def _process_rss() -> int | None:
