@@ -85,8 +85,9 @@ def view_style(session: Session, view_name: str | None) -> tuple[ImageStyle, lis
     """The quantity, colormap and levels the view shows now, and notes on anything exports cannot reproduce."""
     display = view_display(session, view_name)
     notes: list[str] = []
-    quantity, levels = display.quantity, display.levels
-    per_tile = getattr(display, "levels_mode", "") == "per patch"
+    quantity = display.quantity
+    levels = session.drawn_levels("canvas" if display is session.canvas_display else "patches")
+    per_tile = display.levels_mode == "per patch"
     if quantity not in QUANTITIES:
         notes.append(f"the view shows {quantity}, which exports do not draw: amplitude is used")
         quantity, levels = "amplitude", None

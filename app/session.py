@@ -7,46 +7,53 @@ reproduces what is on screen. The state a view or an exporter may read:
 - ``model`` (LoadedModel), ``dataset`` (ScanDataset), ``settings`` (RunSettings: device, batch size,
   stitch mode, crop, torch threads), ``run`` (the InferenceRun plan: groups, positions, input scale);
 - ``state``: one of ``RUN_STATES``;
-- ``store`` (PatchStore of every computed patch), ``history`` (StatsHistory), ``done`` (batch
-  indices computed), ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
+- ``results`` (the Qt-free ``RunResults`` store) and, read through it, ``store`` (PatchStore of every
+  computed patch), ``history`` (StatsHistory), ``done`` (batch indices computed), ``stitcher``;
+  ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
 - ``current`` (the BatchResult shown), ``selection`` (PatchSelection or None), ``follow_live``;
-- ``patch_display`` / ``canvas_display``: quantity, colormap, levels mode and the levels last used;
-- ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact arrays the views draw.
-"""
+- ``patch_display`` / ``canvas_display``: the style objects (``app/view_styles.py``);
+- ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact pictures the views draw
+  (``app/pictures.py``; reading them changes nothing), ``drawn_levels(kind)`` their levels.
 
+Opening files, planning and re-stitching run as background jobs (``app/jobs.py``); the methods wait for
+them with the event loop turning, so their callers keep a synchronous API and the window stays live.
+"""
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from ptycho_gui.app.display import (
-    DEFAULT_COLORMAP,
-    MosaicLayout,
-    build_mosaic,
-    normalize_per_tile,
-    quantity_of,
-)
 from ptycho_gui.app.jobs import Job, JobCancelled, JobLane
+from ptycho_gui.app.pictures import MosaicImage as MosaicImage
+from ptycho_gui.app.pictures import ObjectImage as ObjectImage
+from ptycho_gui.app.pictures import canvas_display_xy as canvas_display_xy
+from ptycho_gui.app.pictures import canvas_object_xy as canvas_object_xy
+from ptycho_gui.app.pictures import canvas_picture, mosaic_picture, truth_picture
+from ptycho_gui.app.pictures import canvas_rect as canvas_rect
 from ptycho_gui.app.redraw_queue import RedrawQueue
+from ptycho_gui.app.view_styles import CanvasDisplay as CanvasDisplay
+from ptycho_gui.app.view_styles import PatchDisplay as PatchDisplay
 from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS, WorkerController
+from ptycho_gui.engine import results as run_results
 from ptycho_gui.engine.device import device_label, memory_in_use
 from ptycho_gui.engine.patch_store import PatchStore
+from ptycho_gui.engine.results import RunResults
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.engine.statistics import StatsHistory
 from ptycho_gui.engine.stitching import STITCH_MODES, Stitcher
 from ptycho_gui.io.checkpoints import LoadedModel, open_checkpoint
 from ptycho_gui.io.datasets import ScanDataset, open_dataset
 from ptycho_gui.render.canvas_picture import CanvasPicture
-from ptycho_gui.render.colormaps import auto_levels
-from ptycho_gui.render.complex_display import PHASE_VIEWS, phase_view
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
 RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
@@ -58,8 +65,6 @@ CANVAS_REFRESH_MS = 100
 CANVAS_TIME_SHARE = 0.1
 """... and less often when rendering it is slow, so it never takes more than this share of the GUI thread."""
 INPUT_BATCHES_CACHED = 4
-STORE_MEMORY_BYTES = 256 << 20
-"""Patch tables larger than this live in a temporary file, outside the process's resident memory."""
 
 
 def default_num_threads() -> int:
@@ -77,66 +82,6 @@ class PatchSelection:
 
 
 @dataclass
-class PatchDisplay:
-    """How the patch grid turns the current batch into pixels."""
-
-    quantity: str = "amplitude"
-    colormaps: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLORMAP))
-    levels_mode: str = "auto per batch"
-    levels: tuple[float, float] | None = None
-    """The levels used for the last mosaic (the locked levels in 'locked' mode)."""
-    show_labels: bool = False
-
-    @property
-    def colormap(self) -> str:
-        return self.colormaps[self.quantity]
-
-
-@dataclass
-class CanvasDisplay:
-    """How the canvas and ground-truth views turn the stitched image into pixels."""
-
-    quantity: str = "amplitude"
-    colormaps: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLORMAP))
-    levels_mode: str = "auto"
-    """'auto' (recomputed at each refresh) or 'locked'."""
-    levels: tuple[float, float] | None = None
-    phase_view: str = "wrapped ±π"
-    """How phase is drawn: one of ``render.complex_display.PHASE_VIEWS``."""
-    show_all_positions: bool = True
-    show_batch_positions: bool = True
-    show_selection: bool = True
-
-    @property
-    def colormap(self) -> str:
-        return self.colormaps[self.quantity]
-
-
-@dataclass
-class MosaicImage:
-    """The patch grid's picture of one batch: display image, raw values for readout, geometry, levels."""
-
-    batch: BatchResult
-    quantity: str
-    values: np.ndarray
-    """(B, C, N, N) float32 displayed quantity before any per-tile normalization."""
-    image: np.ndarray
-    """(H, W) float32 mosaic actually drawn (per-tile normalized in 'per patch' mode)."""
-    layout: MosaicLayout
-    levels: tuple[float, float]
-
-
-@dataclass
-class ObjectImage:
-    """An image placed in object-pixel coordinates: ``rect`` = (x0, y0, width, height) of its pixel edges."""
-
-    image: np.ndarray
-    levels: tuple[float, float]
-    rect: tuple[float, float, float, float]
-    quantity: str
-
-
-@dataclass
 class Progress:
     """Run progress for progress bars and status lines."""
 
@@ -144,26 +89,6 @@ class Progress:
     total: int
     patterns_per_second: float | None
     seconds_left: float | None
-
-
-def canvas_rect(canvas: Canvas) -> tuple[float, float, float, float]:
-    """Pixel-edge rectangle of a canvas in display coordinates (object pixels when not mirrored)."""
-    h, w = canvas.image.shape
-    return (canvas.center_xy[0] - w // 2 - 0.5, canvas.center_xy[1] - h // 2 - 0.5, float(w), float(h))
-
-
-def canvas_display_xy(canvas: Canvas, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where object point (x, y) is drawn in the canvas view (its place in the canvas's own layout)."""
-    col, row = canvas.object_to_canvas(x, y)
-    h, w = canvas.image.shape
-    return col - w // 2 + canvas.center_xy[0], row - h // 2 + canvas.center_xy[1]
-
-
-def canvas_object_xy(canvas: Canvas, dx: float, dy: float) -> tuple[float, float]:
-    """The object point drawn at display point (dx, dy) of the canvas view (inverse of canvas_display_xy)."""
-    if canvas.mirrored:
-        return 2 * canvas.center_xy[0] - dx, 2 * canvas.center_xy[1] - dy
-    return dx, dy
 
 
 class _BatchCache:
@@ -230,11 +155,9 @@ class Session(QObject):
         self.dataset: ScanDataset | None = None
         self.run: InferenceRun | None = None
         self.state = "empty"
-        self.store: PatchStore | None = None
-        self.history: StatsHistory | None = None
-        self.stitcher: Stitcher | None = None
+        self.results: RunResults | None = None
+        """Patches, statistics and stitcher of the planned run (the Qt-free results store)."""
         self.canvas: Canvas | None = None
-        self.done: set[int] = set()
         self.current: BatchResult | None = None
         self.selection: PatchSelection | None = None
         self.follow_live = True
@@ -337,12 +260,11 @@ class Session(QObject):
         if self.model is None or self.dataset is None:
             return
         self.sigStatus.emit("planning the run…")
-        job = self._plan_jobs.submit(_plan, self.model, self.dataset, self.settings)
+        job = self._plan_jobs.submit(run_results.plan, self.model, self.dataset, self.settings)
         try:
-            run, self.store, self.history, self.stitcher = job.outcome()
+            self.run, self.results = job.outcome()
         except JobCancelled:
             return
-        self.run = run
         self._set_state("ready")
         self.sigPlanChanged.emit()
         self._emit_progress()
@@ -350,13 +272,10 @@ class Session(QObject):
 
     def _clear_results(self) -> None:
         self._stitch_jobs.cancel()
-        if self.store is not None:
-            self.store.close()
-        self.store = None
-        self.history = None
-        self.stitcher = None
+        if self.results is not None:
+            self.results.close()
+        self.results = None
         self.canvas = None
-        self.done = set()
         self.current = None
         self.selection = None
         self.follow_live = True
@@ -371,6 +290,24 @@ class Session(QObject):
         self.sigBatchChanged.emit(None)
         self.sigSelectionChanged.emit(None)
         self.sigCanvasChanged.emit(None)
+
+    # ------------------------------------------------------------------ the results store, as views read it
+    @property
+    def done(self) -> AbstractSet[int]:
+        """Indices of the batches computed (read-only: the results store adds to it)."""
+        return self.results.done if self.results is not None else frozenset()
+
+    @property
+    def store(self) -> PatchStore | None:
+        return self.results.store if self.results is not None else None
+
+    @property
+    def history(self) -> StatsHistory | None:
+        return self.results.history if self.results is not None else None
+
+    @property
+    def stitcher(self) -> Stitcher | None:
+        return self.results.stitcher if self.results is not None else None
 
     # ------------------------------------------------------------------ run control
     @property
@@ -517,9 +454,9 @@ class Session(QObject):
 
     def _cached_or_stored(self, index: int) -> BatchResult | None:
         result = self._cache.get(index)
-        if result is not None or index not in self.done or self.run is None or self.store is None:
+        if result is not None or index not in self.done or self.results is None:
             return result
-        result = self.run.result_from_patches(index, self.store.get(self.run.batch_group_indices(index)))
+        result = self.results.batch(index)
         self._cache.put(result)
         return result
 
@@ -540,10 +477,7 @@ class Session(QObject):
             self._controller.ack()
 
     def _accept(self, result: BatchResult) -> None:
-        self.done.add(result.index)
-        self.store.put(result.group_indices, result.patches)
-        self.history.record(result.index, result.stats)
-        self.stitcher.add(result.group_indices, result.patches)
+        self.results.accept(result)
         self._cache.put(result)
         if self._active_since is not None:
             self._patterns_this_run += int(result.groups.size)
@@ -556,7 +490,7 @@ class Session(QObject):
     def _on_fetched(self, result: BatchResult) -> None:
         """A batch computed for an export or a preview: kept like any other, but not shown."""
         try:
-            if result.index not in self.done and self.store is not None:
+            if result.index not in self.done and self.results is not None:
                 self._accept(result)
         finally:
             self._controller.ack()
@@ -568,7 +502,7 @@ class Session(QObject):
             self._pause_clock()
             self._set_state("stopped")
 
-    def batch_fetcher(self):
+    def batch_fetcher(self) -> Callable[[int], BatchResult]:
         """A function computing batch ``index`` through the worker (callable from any thread; exports use it)."""
         self._ensure_worker()
         return self._controller.fetch
@@ -635,22 +569,19 @@ class Session(QObject):
             raise ValueError(f"unknown stitch mode {new.stitch!r}; expected one of {STITCH_MODES}")
         if self.model is not None and not 1 <= new.crop <= self.model.N:
             raise ValueError(f"crop {new.crop} must be between 1 and N = {self.model.N}")
-        run = self.run
-        stitcher = run.new_stitcher(new.stitch, new.crop) if run is not None else None
+        results = self.results
+        stitcher = self.run.new_stitcher(new.stitch, new.crop) if self.run is not None else None
         self.settings = new
-        if run is None or stitcher is None:
+        if results is None or stitcher is None:
             return
         self.sigStatus.emit(f"re-stitching ({new.stitch}, crop {new.crop})…")
-        done = frozenset(self.done)
-        job = self._stitch_jobs.submit(_restitch, stitcher, run, self.store, sorted(done))
+        done = frozenset(results.done)
+        job = self._stitch_jobs.submit(results.restitched, stitcher, sorted(done))
         try:
             job.outcome()
         except JobCancelled:
             return
-        for index in sorted(self.done - done):
-            group_indices = run.batch_group_indices(index)
-            stitcher.add(group_indices, self.store.get(group_indices))
-        self.stitcher = stitcher
+        results.adopt(stitcher, done)
         self._refresh_canvas()
 
     def _schedule_canvas(self) -> None:
@@ -664,7 +595,7 @@ class Session(QObject):
     def _refresh_canvas(self) -> None:
         self._canvas_timer.stop()
         start = time.perf_counter()
-        self.canvas = self.stitcher.canvas() if self.stitcher is not None and self.done else None
+        self.canvas = self.results.canvas() if self.results is not None else None
         self.sigCanvasChanged.emit(self.canvas)
         self._last_canvas_refresh = time.perf_counter()
         self._canvas_cost_ms = (self._last_canvas_refresh - start) * 1000
@@ -683,10 +614,13 @@ class Session(QObject):
 
     def set_patch_levels_mode(self, mode: str) -> None:
         """'auto per batch', 'locked' (freezes the levels in use now) or 'per patch'."""
-        if mode != self.patch_display.levels_mode:
-            if self.patch_display.levels_mode == "per patch":
-                self.patch_display.levels = None
-            self.patch_display.levels_mode = mode
+        display = self.patch_display
+        if mode != display.levels_mode:
+            if display.levels_mode == "per patch":
+                display.levels = None
+            elif mode == "locked" and display.levels_mode == "auto per batch":
+                display.levels = self.drawn_levels("patches")
+            display.levels_mode = mode
             self.sigDisplayChanged.emit("patches")
 
     def set_patch_levels(self, levels: tuple[float, float]) -> None:
@@ -750,73 +684,33 @@ class Session(QObject):
         return inputs
 
     def patch_mosaic(self) -> MosaicImage | None:
-        """The current batch as the patch grid draws it (records the levels used)."""
+        """The current batch as the patch grid draws it."""
         batch = self.current
         if batch is None or self.run is None:
             return None
-        display = self.patch_display
-        raw = self.batch_inputs(batch) if display.quantity == "input (log)" else batch.patches
-        values = quantity_of(raw, display.quantity)
-        b, c, n, _ = values.shape
-        layout = MosaicLayout.for_batch(b, c, n)
-        if display.levels_mode == "per patch":
-            tiles, levels = normalize_per_tile(values), (0.0, 1.0)
-        elif display.levels_mode == "locked" and display.levels is not None:
-            tiles, levels = values, display.levels
-        else:
-            tiles, levels = values, auto_levels(values, display.quantity)
-        display.levels = levels
-        return MosaicImage(batch, display.quantity, values, build_mosaic(tiles, layout, levels[0]), layout, levels)
+        raw = self.batch_inputs(batch) if self.patch_display.quantity == "input (log)" else batch.patches
+        return mosaic_picture(batch, raw, self.patch_display)
 
     def canvas_image(self) -> ObjectImage | None:
-        """The stitched canvas as the canvas view draws it (records the levels used).
+        """The stitched canvas as the canvas view draws it.
 
-        Its image is ``canvas_picture.values``, updated in place by the next call: copy it to keep it.
+        Its image may be the session's live canvas picture, updated in place by the next call: copy it to keep it.
         """
-        canvas = self.canvas
-        if canvas is None:
-            return None
-        display = self.canvas_display
-        locked = display.levels_mode == "locked" and display.levels is not None
-        if display.quantity == "phase" and display.phase_view != PHASE_VIEWS[0]:
-            covered = canvas.weight > 0
-            image, auto = phase_view(canvas.image, covered if covered.any() else None, display.phase_view)
-            display.levels = display.levels if locked else auto
-            return ObjectImage(image, display.levels, canvas_rect(canvas), display.quantity)
-        self.canvas_picture.update(canvas, display.quantity)
-        display.levels = display.levels if locked else self.canvas_picture.auto_levels()
-        return ObjectImage(self.canvas_picture.values, display.levels, canvas_rect(canvas), display.quantity)
+        return canvas_picture(self.canvas, self.canvas_display, self.canvas_picture) if self.canvas is not None else None
 
     def ground_truth_image(self) -> ObjectImage | None:
         """The dataset's objectGuess in the canvas quantity (weight shows amplitude), or None."""
         if self.dataset is None or self.dataset.object_guess is None:
             return None
-        quantity = "amplitude" if self.canvas_display.quantity == "weight" else self.canvas_display.quantity
-        if quantity == "phase":
-            image, auto = phase_view(self.dataset.object_guess, None, self.canvas_display.phase_view)
-        else:
-            image = quantity_of(self.dataset.object_guess, quantity)
-            auto = auto_levels(image, quantity)
-        h, w = image.shape
-        levels = self.truth_levels or auto
-        return ObjectImage(image, levels, (-0.5, -0.5, float(w), float(h)), quantity)
+        return truth_picture(self.dataset.object_guess, self.canvas_display, self.truth_levels)
 
-
-def _plan(model: LoadedModel, dataset: ScanDataset,
-          settings: RunSettings) -> tuple[InferenceRun, PatchStore, StatsHistory, Stitcher]:
-    """The run of ``model`` over ``dataset`` and its empty result holders (a background job)."""
-    run = InferenceRun(model, dataset, settings)
-    store = PatchStore(run.n_groups, model.output_channels, model.N, memory_budget=STORE_MEMORY_BYTES)
-    return run, store, StatsHistory(run.n_batches), run.new_stitcher(settings.stitch, settings.crop)
-
-
-def _restitch(stitcher: Stitcher, run: InferenceRun, store: PatchStore, batches: list[int]) -> Stitcher:
-    """Add the stored patches of ``batches`` to a fresh stitcher and bring its canvas up to date (a background job)."""
-    for index in batches:
-        group_indices = run.batch_group_indices(index)
-        stitcher.add(group_indices, store.get(group_indices))
-    stitcher.canvas()
-    return stitcher
+    def drawn_levels(self, kind: str) -> tuple[float, float] | None:
+        """The levels the patch grid ('patches') or the canvas ('canvas') draws with now; with nothing shown yet,
+        the locked range (None: automatic)."""
+        picture = self.patch_mosaic() if kind == "patches" else self.canvas_image()
+        if picture is not None:
+            return picture.levels
+        return (self.patch_display if kind == "patches" else self.canvas_display).locked_levels
 
 
 def _process_rss() -> int | None:

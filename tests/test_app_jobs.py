@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -118,3 +119,22 @@ def test_a_controlled_job_reports_progress_and_returns_what_it_has_when_asked_to
     written = job.outcome()
     assert 2 <= written < 10_000 and not job.cancelled
     assert {thread for _, thread in steps} == {threading.get_ident()}, "progress delivered off the GUI thread"
+
+
+def test_reading_pictures_changes_no_display_state_and_a_refused_stitch_is_not_stored(qtbot, make_window,
+                                                                                   bundle_path, dataset_path):
+    from app_harness import open_fixture, run_to_end
+
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    run_to_end(qtbot, window)
+    session = window.session
+    before = (dataclasses.replace(session.patch_display), dataclasses.replace(session.canvas_display))
+    assert session.patch_mosaic() is not None and session.canvas_image() is not None
+    assert (session.patch_display, session.canvas_display) == before
+    settings = session.settings
+    with pytest.raises(ValueError):
+        session.set_stitch(crop=session.model.N + 1)
+    with pytest.raises(ValueError):
+        session.set_stitch(stitch="no such mode")
+    assert session.settings == settings
