@@ -21,6 +21,15 @@ def test_shortcuts_work_from_the_moment_the_window_opens(qtbot, make_window, bun
     assert keys.count("Ctrl+Q") == 1, "an ambiguous Ctrl+Q does nothing on X11"
 
 
+def _wait_for_in_flight_batches(qtbot, session, quiet_ms: int = 2000) -> None:
+    """Return once no batch has arrived for ``quiet_ms`` (batches already in flight at a pause still land)."""
+    while True:
+        with qtbot.waitSignal(session.sigBatchComputed, timeout=quiet_ms, raising=False) as arrival:
+            pass
+        if not arrival.signal_triggered:
+            return
+
+
 def test_no_time_left_is_shown_while_paused_and_batches_are_counted_from_zero(qtbot, make_window, bundle_path,
                                                                             dataset_path, monkeypatch):
     ForwardCounter(delay=0.05).install(monkeypatch)
@@ -34,6 +43,7 @@ def test_no_time_left_is_shown_while_paused_and_batches_are_counted_from_zero(qt
     session.pause()
     assert session.progress().seconds_left is None
     assert "left" not in controls.progress_label.text()
+    _wait_for_in_flight_batches(qtbot, session)
     missing = max(set(range(session.n_batches)) - set(session.done))
     session.go_to(missing)
     assert f"computing batch {missing} (batches 0–{session.n_batches - 1})" in statuses[-1]

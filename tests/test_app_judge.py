@@ -264,7 +264,7 @@ def test_canvas_phase_can_be_drawn_with_its_offset_removed(qtbot, make_window, b
     covered = canvas.weight > 0
     expected, levels = phase_view(canvas.image, covered, "auto (offset removed)")
     np.testing.assert_array_equal(window.views["canvas"].plot.image.image, expected)
-    assert session.canvas_display.levels == levels and levels != (-np.pi, np.pi)
+    assert session.drawn_levels("canvas") == levels and levels != (-np.pi, np.pi)
     assert abs(np.angle(np.sum(np.abs(canvas.image[covered]) * np.exp(1j * expected[covered])))) < 1e-3
     session.set_canvas_levels((-0.5, 0.5))
     settle(qtbot, window)
