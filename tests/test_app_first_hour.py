@@ -93,9 +93,12 @@ def test_offsets_table_shows_whole_numbers_and_every_column_at_the_default_size(
     assert table.columnWidth(0) > metrics.horizontalAdvance("123455")
     assert table.columnWidth(2) > metrics.horizontalAdvance("1234566")
     window.session.replan()
-    qtbot.wait(50)
-    total = sum(table.columnWidth(c) for c in range(len(TABLE_COLUMNS) - 1))
-    assert total + metrics.horizontalAdvance("y") < table.viewport().width(), "a column is cut off"
+
+    def all_columns_fit() -> bool:
+        total = sum(table.columnWidth(c) for c in range(len(TABLE_COLUMNS) - 1))
+        return total + metrics.horizontalAdvance("y") < table.viewport().width()
+
+    qtbot.waitUntil(all_columns_fit, timeout=5_000)  # fails (TimeoutError) when a column stays cut off
 
 
 def test_cleared_results_leave_no_colour_bar_or_scaled_ticks(qtbot, make_window, bundle_path, dataset_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from app_harness import RUN_TIMEOUT_MS, open_fixture
+from app_harness import RUN_TIMEOUT_MS, open_fixture, process_events
 from PySide6.QtCore import QObject, Signal
 
 SOAK_UPDATES = 5000
@@ -46,8 +46,8 @@ def test_soak_of_5000_view_updates(qtbot, make_window, bundle_path, dataset_path
             session.select(int(group), update % groups[1])
         session.redraws.flush()
         if update % PAINT_EVERY == 0:
-            qtbot.wait(1)
-    qtbot.wait(10)
+            process_events()
+    process_events()
     assert window.isVisible() and session.current.index in (0, 1)
     assert sys.getrefcount(True) - true_refs > -1000
     assert sys.getrefcount(None) - none_refs > -1000

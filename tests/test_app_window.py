@@ -10,6 +10,7 @@ import pytest
 from app_harness import (
     RUN_TIMEOUT_MS,
     open_fixture,
+    process_events,
     run_to_end,
     settle,
 )
@@ -58,7 +59,7 @@ def test_patch_hover_readout_names_the_pixel_under_the_mouse(qtbot, make_window,
     group, channel, prow, pcol = 1, 2, 10, 20
     row0, col0 = layout.origin(group, channel)
     view.plot.view.setRange(xRange=(col0, col0 + layout.N), yRange=(row0, row0 + layout.N), padding=0)
-    qtbot.wait(10)
+    process_events()
     point = _viewport_point(view.plot.widget, view.plot.image, col0 + pcol + 0.5, row0 + prow + 0.5)
     qtbot.mouseMove(view.plot.widget.viewport(), point)
     qtbot.waitUntil(lambda: "group" in view.readout.text(), timeout=5000)
@@ -87,7 +88,7 @@ def test_canvas_hover_readout_names_the_object_pixel(qtbot, make_window, bundle_
         f"{float(np.abs(canvas.image[row, col])):.5g} · weight {float(canvas.weight[row, col]):.3g}"
     )
     view.plot.view.setRange(xRange=(x - 4, x + 4), yRange=(y - 4, y + 4), padding=0)
-    qtbot.wait(10)
+    process_events()
     target = _viewport_point(view.plot.widget, view.plot.image, col + 0.5, row + 0.5)
     qtbot.mouseMove(view.plot.widget.viewport(), target)
     qtbot.waitUntil(lambda: f"canvas pixel (row {row}, col {col})" in view.readout.text(), timeout=5000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from app_harness import RUN_TIMEOUT_MS, open_fixture
+from app_harness import RUN_TIMEOUT_MS, open_fixture, process_events
 
 from ptycho_gui.engine.run import InferenceRun
 
@@ -63,7 +63,7 @@ def test_a_batch_slower_than_the_shutdown_wait_is_retired_not_dropped(qtbot, mak
     slow.release.set()
     qtbot.waitUntil(lambda: not session.worker_busy, timeout=RUN_TIMEOUT_MS)
     assert closed == [True]
-    qtbot.wait(100)
+    process_events()
     assert batches == [], "a retired worker's late result was delivered"
 
 
