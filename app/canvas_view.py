@@ -146,8 +146,8 @@ class CanvasView(QueuedRedraw, QWidget):
 
         self.quantity.currentTextChanged.connect(session.set_canvas_quantity)
         self.colormap.currentTextChanged.connect(session.set_canvas_colormap)
-        self.stitch.currentTextChanged.connect(lambda mode: session.set_stitch(stitch=mode))
-        self.crop.editingFinished.connect(lambda: session.set_stitch(crop=self.crop.value()))
+        self.stitch.currentTextChanged.connect(lambda mode: self._apply_stitch(stitch=mode))
+        self.crop.editingFinished.connect(lambda: self._apply_stitch(crop=self.crop.value()))
         self.show_all.toggled.connect(lambda on: session.set_canvas_overlay("show_all_positions", on))
         self.show_batch.toggled.connect(lambda on: session.set_canvas_overlay("show_batch_positions", on))
         self.show_selection.toggled.connect(lambda on: session.set_canvas_overlay("show_selection", on))
@@ -161,6 +161,14 @@ class CanvasView(QueuedRedraw, QWidget):
         session.sigSelectionChanged.connect(self._on_selection_changed)
         session.sigPlanChanged.connect(self._on_plan_changed)
         self._sync_controls()
+
+    def _apply_stitch(self, **change: object) -> None:
+        """Ask the session for another stitch; a refusal is reported in a dialog and the controls put back."""
+        try:
+            self._session.set_stitch(**change)
+        except ValueError as error:
+            self._session.sigError.emit("Cannot stitch that way", str(error), "")
+            self._sync_controls()
 
     def _sync_controls(self) -> None:
         display, settings = self._session.canvas_display, self._session.settings

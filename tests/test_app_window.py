@@ -281,3 +281,22 @@ def test_clicking_a_statistics_point_shows_that_batch(qtbot, make_window, bundle
     qtbot.waitUntil(lambda: window.session.current.index == 2, timeout=5000)
     settle(qtbot, window)
     assert all(marker.value() == 2 for marker in view.markers)
+
+
+def test_a_refused_stitch_is_a_dialog_and_the_controls_show_what_is_kept(qtbot, make_window, bundle_path,
+                                                                         dataset_path, monkeypatch):
+    window = make_window()
+    open_fixture(window, bundle_path, dataset_path)
+    session, view = window.session, window.views["canvas"]
+    kept = session.settings.crop
+
+    def refuse(stitch: str, crop: int):
+        raise ValueError(f"crop {crop} refused by the stitcher")
+
+    monkeypatch.setattr(session.run, "new_stitcher", refuse)
+    view.crop.setValue(kept - 2)
+    view.crop.editingFinished.emit()
+    title, message, _details = window.last_error
+    assert title == "Cannot stitch that way" and f"crop {kept - 2} refused" in message
+    assert session.settings.crop == kept and view.crop.value() == kept
+    window.message_box.close()
