@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject
 
 from ptycho_gui.app.jobs import Job
@@ -44,6 +45,8 @@ class BackgroundQueue(QObject):
         self._running.start()
 
     def _deliver(self, callback: Callback, result: object, error: str | None) -> None:
+        if not shiboken6.isValid(self):
+            return  # the view owning this queue was deleted (its window closed) while the job ran
         self._running = None
         self.pending -= 1
         try:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEventLoop, QObject, QThreadPool, QTimer, Signal, Slot
 from superqt.utils import create_worker
 
@@ -195,11 +196,19 @@ class Job(QObject):
         _LIVE.discard(self)
         if not self.cancelled:
             if self.exception is not None:
-                if self._on_error is not None:
+                if _receiver_alive(self._on_error):
                     self._on_error(failure_message(self.exception), self.details)
-            elif self._on_done is not None:
+            elif _receiver_alive(self._on_done):
                 self._on_done(self.result)
         self.sigFinished.emit()
+
+
+def _receiver_alive(callback: Callable | None) -> bool:
+    """False for no callback, or a method of a Qt object already deleted (its window closed while the job ran)."""
+    if callback is None:
+        return False
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
 
 
 class JobLane(QObject):

@@ -138,3 +138,26 @@ def test_reading_pictures_changes_no_display_state_and_a_refused_stitch_is_not_s
     with pytest.raises(ValueError):
         session.set_stitch(stitch="no such mode")
     assert session.settings == settings
+
+
+def test_results_for_a_view_deleted_while_its_job_ran_are_dropped(qtbot):
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    view = QObject()
+    queue = BackgroundQueue(view)
+    release, delivered = threading.Event(), []
+    queue.submit(lambda: release.wait(10) and 42, lambda result, error: delivered.append((result, error)))
+
+    class Dialog(QObject):
+        def done(self, result):
+            delivered.append(result)
+
+    dialog = Dialog()
+    job = Job("export", lambda: release.wait(10) and 7, on_done=dialog.done).start()
+    shiboken6.delete(view)
+    shiboken6.delete(dialog)
+    release.set()
+    qtbot.waitUntil(lambda: job.finished, timeout=10_000)
+    qtbot.wait(50)
+    assert delivered == []
