@@ -169,7 +169,8 @@ class Job(QObject):
             raise self.exception
         if self.cancelled:
             raise JobCancelled(f"{self.name} was cancelled")
-        return self.result
+        result, self.result = self.result, None  # handed over: the job no longer keeps it alive
+        return result
 
     @Slot(object)
     def _on_yielded(self, value: object) -> None:
@@ -200,7 +201,10 @@ class Job(QObject):
                     self._on_error(failure_message(self.exception), self.details)
             elif _receiver_alive(self._on_done):
                 self._on_done(self.result)
+                self.result = None
         self.sigFinished.emit()
+        self._worker = None  # the pool worker holds the work's arguments (models, datasets): not past the outcome
+        self._on_done = self._on_error = None
 
 
 def _receiver_alive(callback: Callable | None) -> bool:
@@ -233,7 +237,7 @@ class JobLane(QObject):
         job = Job(self.name, work, *args, on_done=on_done, on_error=on_error, on_progress=on_progress,
                   with_control=with_control)
         self.current = job
-        job.sigFinished.connect(lambda: self._forget(job))
+        job.sigFinished.connect(self._forget_finished)  # a lambda holding the job would keep it alive forever
         return job.start()
 
     def cancel(self) -> None:
@@ -243,6 +247,7 @@ class JobLane(QObject):
             self.current.cancel()
             self.current = None
 
-    def _forget(self, job: Job) -> None:
-        if self.current is job:
+    @Slot()
+    def _forget_finished(self) -> None:
+        if self.current is not None and self.current is self.sender():
             self.current = None
