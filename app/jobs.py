@@ -169,8 +169,7 @@ class Job(QObject):
             raise self.exception
         if self.cancelled:
             raise JobCancelled(f"{self.name} was cancelled")
-        result, self.result = self.result, None  # handed over: the job no longer keeps it alive
-        return result
+        return self.result
 
     @Slot(object)
     def _on_yielded(self, value: object) -> None:
@@ -201,7 +200,6 @@ class Job(QObject):
                     self._on_error(failure_message(self.exception), self.details)
             elif _receiver_alive(self._on_done):
                 self._on_done(self.result)
-                self.result = None
         self.sigFinished.emit()
         self._worker = None  # the pool worker holds the work's arguments (models, datasets): not past the outcome
         self._on_done = self._on_error = None
