@@ -120,6 +120,14 @@ def simulated_amplitudes(patches: torch.Tensor, offsets: torch.Tensor, physics: 
     return far_field_amplitude(patches, physics.probe)
 
 
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimizer step down ``loss``; returns its value."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def tiles(positions: np.ndarray, tile_groups: int) -> np.ndarray:
     """(G, T) for every group, the T groups whose centres are nearest to its centre (itself first)."""
     centres = positions.mean(axis=1)
@@ -140,11 +148,7 @@ def _tile_epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs
         offsets = torch.from_numpy(relative_offsets(members).astype(np.float32))
         patches = network(batch).reshape(1, -1, *batch.shape[-2:])
         predicted = simulated_amplitudes(patches, offsets, physics).reshape(batch.shape)
-        loss = poisson_nll(predicted, batch, physics.photon_scale)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(_descend(optimizer, poisson_nll(predicted, batch, physics.photon_scale)))
     return float(np.mean(losses))
 
 
@@ -189,11 +193,7 @@ def _epoch(network: PtychoPinnCnn, optimizer: torch.optim.Optimizer, inputs: tor
         chosen = order[start:start + batch_size]
         batch = inputs[chosen]
         predicted = simulated_amplitudes(network(batch), offsets[chosen], physics)
-        loss = poisson_nll(predicted, batch, physics.photon_scale)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(_descend(optimizer, poisson_nll(predicted, batch, physics.photon_scale)))
     return float(np.mean(losses))
 
 
