@@ -32,6 +32,17 @@ TABLE_TIPS = ("group (index in the run's group table)", "channel within the grou
 
 CELL_PADDING = 10
 """Pixels beside a cell's text (margins and grid line)."""
+DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole)
+ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+"""Roles and alignment as plain ints: the view asks ``data`` for about ten roles of every visible cell at each
+repaint (hundreds of calls per live batch), so each answer must cost no more than a lookup."""
+
+
+def cell_texts(keys: np.ndarray, values: np.ndarray) -> list[list[str]]:
+    """The table's text, row by row: group, channel and dataset row as integers, offsets signed, positions plain."""
+    return [[str(int(k)) for k in key_row] + [f"{v:+.2f}" for v in value_row[:2]] + [f"{v:.2f}" for v in value_row[2:]]
+            for key_row, value_row in zip(keys.tolist(), values.tolist(), strict=True)]
 
 
 def widest_cells(n_groups: int, channels: int, n_rows: int, positions: np.ndarray) -> tuple[str, ...]:
@@ -59,21 +70,30 @@ class OffsetsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._keys = np.zeros((0, 3), dtype=np.int64)
         self._values = np.zeros((0, 4), dtype=float)
+        self._text: list[list[str]] = []
 
     def set_batch(self, batch, members: np.ndarray | None = None) -> None:
-        """Show a BatchResult's members at their (B, C, 2) ``members`` positions (None empties the table)."""
-        self.beginResetModel()
+        """Show a BatchResult's members at their (B, C, 2) ``members`` positions (None empties the table).
+
+        A batch with as many members as the one shown replaces its cells in place (the view keeps its
+        scroll position and repaints the cells); another row count resets the model.
+        """
         if batch is None:
-            self._keys = np.zeros((0, 3), dtype=np.int64)
-            self._values = np.zeros((0, 4), dtype=float)
+            keys, values = np.zeros((0, 3), dtype=np.int64), np.zeros((0, 4), dtype=float)
         else:
             b, c = batch.groups.shape
             _, offsets = group_offsets(members)
-            self._keys = np.stack(
-                [np.repeat(batch.group_indices, c), np.tile(np.arange(c), b), batch.groups.ravel()], axis=1
-            )
-            self._values = np.concatenate([offsets.reshape(-1, 2), members.reshape(-1, 2)], axis=1)
-        self.endResetModel()
+            keys = np.stack([np.repeat(batch.group_indices, c), np.tile(np.arange(c), b), batch.groups.ravel()], axis=1)
+            values = np.concatenate([offsets.reshape(-1, 2), members.reshape(-1, 2)], axis=1)
+        same_rows = len(keys) == len(self._keys)
+        if not same_rows:
+            self.beginResetModel()
+        self._keys, self._values, self._text = keys, values, cell_texts(keys, values)
+        if not same_rows:
+            self.endResetModel()
+        elif len(keys):
+            self.dataChanged.emit(self.index(0, 0), self.index(len(keys) - 1, len(TABLE_COLUMNS) - 1),
+                                  [Qt.ItemDataRole.DisplayRole])
 
     def row_of(self, group: int, channel: int) -> int | None:
         """Table row of a (group, channel) member, or None when it is not in this batch."""
@@ -89,18 +109,10 @@ class OffsetsTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(TABLE_COLUMNS)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        row, col = index.row(), index.column()
-        if col < 3:
-            return str(int(self._keys[row, col]))
-        value = float(self._values[row, col - 3])
-        return f"{value:+.2f}" if col < 5 else f"{value:.2f}"
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY_ROLE):
+        if role == DISPLAY_ROLE:
+            return self._text[index.row()][index.column()] if index.isValid() else None
+        return RIGHT_ALIGNED if role == ALIGNMENT_ROLE else None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation != Qt.Orientation.Horizontal:

@@ -115,9 +115,13 @@ class RoiTools(QWidget):
 
     @Slot()
     def update_stats(self) -> None:
-        """Statistics of the pixels inside the rectangle (nothing when hidden or without an image)."""
-        values, rect = self._values(), self._rect()
-        if not self.show_roi.isChecked() or values is None or rect is None:
+        """Statistics of the pixels inside the rectangle (nothing when hidden or without an image).
+
+        Hidden, it reads nothing: this runs whenever the plot's image changes (every live batch and canvas
+        refresh), and the sources build their picture and mask on demand.
+        """
+        values, rect = (self._values(), self._rect()) if self.show_roi.isChecked() else (None, None)
+        if values is None or rect is None:
             self.stats = None
             self.label.setText("")
             return
@@ -129,8 +133,8 @@ class RoiTools(QWidget):
     @Slot()
     def update_profile(self) -> None:
         """The values along the line, plotted against the distance from its first end."""
-        values = self._values()
-        if not self.show_line.isChecked() or values is None or self._plot.image.image is None:
+        values = self._values() if self.show_line.isChecked() else None
+        if values is None or self._plot.image.image is None:
             self.profile_values = None
             self.profile_curve.setData([], [])
             return

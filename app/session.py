@@ -185,7 +185,7 @@ class Session(QObject):
         self._controller.sigFailed.connect(self._on_failed)
         self._canvas_timer = QTimer(self)
         self._canvas_timer.setSingleShot(True)
-        self._canvas_timer.timeout.connect(self._refresh_canvas)
+        self._canvas_timer.timeout.connect(self._queue_canvas_refresh)
         self._last_canvas_refresh = 0.0
         self._canvas_cost_ms = 0.0
 
@@ -590,6 +590,11 @@ class Session(QObject):
         interval = max(CANVAS_REFRESH_MS, self._canvas_cost_ms / CANVAS_TIME_SHARE)
         since = (time.perf_counter() - self._last_canvas_refresh) * 1000
         self._canvas_timer.start(int(max(0.0, interval - since)))
+
+    @Slot()
+    def _queue_canvas_refresh(self) -> None:
+        """A live refresh takes its own event-loop turn in the redraw queue, never one shared with a view's redraw."""
+        self.redraws.request((self, "canvas"), self._refresh_canvas)
 
     @Slot()
     def _refresh_canvas(self) -> None:

@@ -28,9 +28,10 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
-MAX_SYMBOL_POINTS = 64
-"""Curves longer than this are drawn as lines only: a symbol per batch costs every redraw (pyqtgraph rebuilds
-every spot: 8 curves of 200 symbols were most of a 23 ms refresh) and shows nothing more once points crowd."""
+MAX_SYMBOL_POINTS = 8
+"""Curves longer than this are drawn as lines only. Symbols show the first batches (one batch is a point, not a
+line), but they cost every refresh about 17 ms of GUI-thread CPU whatever their number (pyqtgraph rebuilds and
+paints one scatter per curve: a refresh and its repaint took 27 ms with symbols on 10-point curves, 9 ms without)."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 REFRESH_MS = 500
@@ -81,6 +82,8 @@ class StatisticsView(QWidget):
         self.plots: list[pg.PlotItem] = []
         self._y_ranges: list[tuple[float, float] | None] = []
         self._curves_stale = self._batch_stale = False
+        self._residual: tuple[np.ndarray, np.ndarray] | None = None
+        """The residual curve waiting for the next paced refresh (None: drawn)."""
         self._histogram_range: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
         for column, (title, curves) in enumerate(CURVE_GROUPS):
             plot = self.widget.addPlot(row=0, col=column)
@@ -162,6 +165,8 @@ class StatisticsView(QWidget):
             self.redraw_curves()
         if self._batch_stale:
             self.draw_batch()
+        if self._residual is not None:
+            self._draw_residual()
 
     def _set_y_range(self, index: int, low: float, high: float) -> None:
         """Show [low, high] on plot ``index`` unless its current range still fits (``stable_range``)."""
@@ -199,7 +204,20 @@ class StatisticsView(QWidget):
                 self._set_y_range(index, float(finite.min()), float(finite.max()))
 
     def show_residual(self, batches: np.ndarray, values: np.ndarray) -> None:
-        """Draw the per-batch mean physics residual (NMSE under the run's fitted scale) of the computed batches."""
+        """Show the per-batch mean physics residual (NMSE under the run's fitted scale) of the computed batches.
+
+        Drawn with the dock's next paced refresh: it arrives once per batch, and drawing it at once would
+        repaint the whole dock a second time per batch.
+        """
+        self._residual = (np.asarray(batches), np.asarray(values))
+        self._request_refresh()
+
+    def _draw_residual(self) -> None:
+        batches, values = self._residual
+        self._residual = None
+        symbols = batches.size <= MAX_SYMBOL_POINTS
+        if (self.residual_curve.opts["symbol"] is not None) != symbols:
+            self.residual_curve.setSymbol("o" if symbols else None)
         self.residual_curve.setData(batches, values, connect=consecutive(batches))
 
     @Slot(object)

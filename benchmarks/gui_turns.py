@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = min(args.batches, session.n_batches)
     print(f"{len(session.dataset.xcoords)} positions, {batches} of {session.n_batches} batches of {args.batch_size}, "
           f"torch threads {args.threads}, canvas {session.canvas.image.shape if session.canvas else None}")
+    session.redraws.flush()  # the window's first layout and paints after opening are not part of the run
+    app.processEvents()
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(10)
