@@ -38,16 +38,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QEventLoop, QSettings, Qt, QTimer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ui_latency import generate_scan  # noqa: E402  (the same synthetic scan as the latency benchmark)
+from ui_latency import generate_scan
 
-from ptycho_gui.app import position_cloud, redraw_queue, session as session_module  # noqa: E402
-from ptycho_gui.app.main import make_application  # noqa: E402
-from ptycho_gui.app.main_window import MainWindow  # noqa: E402
-from ptycho_gui.app.plot_helpers import configure_pyqtgraph  # noqa: E402
-from ptycho_gui.app.session import default_num_threads  # noqa: E402
-from ptycho_gui.demo import demo_paths  # noqa: E402
-from ptycho_gui.io.checkpoints import open_checkpoint  # noqa: E402
-from ptycho_gui.types import RunSettings  # noqa: E402
+from ptycho_gui.app import position_cloud, redraw_queue
+from ptycho_gui.app import session as session_module
+from ptycho_gui.app.main import make_application
+from ptycho_gui.app.main_window import MainWindow
+from ptycho_gui.app.plot_helpers import configure_pyqtgraph
+from ptycho_gui.app.session import default_num_threads
+from ptycho_gui.demo import demo_paths
+from ptycho_gui.io.checkpoints import open_checkpoint
+from ptycho_gui.types import RunSettings
 
 RUN_TIMEOUT_MS = 600_000
 
