@@ -82,6 +82,15 @@ class TurnLog:
             self.calls[name].append(cpu)
             self._in_gap.append((name, cpu))
 
+    def start(self) -> None:
+        """Begin recording: the first gap starts now."""
+        self.active = True
+        self._in_gap = []
+        if self.profile:
+            self._profiler = cProfile.Profile()
+            self._profiler.enable()
+        self._last = time.thread_time()
+
     def beat(self) -> None:
         now = time.thread_time()
         gap = (now - self._last) * 1000
@@ -192,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     session.sigRunStateChanged.connect(lambda state: loop.quit() if state in ("finished", "stopped") else None)
     QTimer.singleShot(RUN_TIMEOUT_MS, loop.quit)
     heartbeat.start()
-    log.active = True
-    log.beat()
+    log.start()
     wall, cpu = time.perf_counter(), time.thread_time()
     QTimer.singleShot(0, session.start)
     loop.exec()
