@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ptycho_gui.app.plot_helpers import TITLE_SIZE, fix_left_axis
@@ -28,10 +29,10 @@ CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 )
 """Plots, each with its curves: (StatsHistory field, legend label, colour)."""
 HISTOGRAM_BINS = 80
-MAX_SYMBOL_POINTS = 8
-"""Curves longer than this are drawn as lines only. Symbols show the first batches (one batch is a point, not a
-line), but they cost every refresh about 17 ms of GUI-thread CPU whatever their number (pyqtgraph rebuilds and
-paints one scatter per curve: a refresh and its repaint took 27 ms with symbols on 10-point curves, 9 ms without)."""
+MAX_SYMBOL_POINTS = 16
+"""Curves longer than this are drawn as lines only: symbols show the first batches (one batch is a point, not a
+line), and past that the line's vertices do; symbols cost every refresh (with 16 points a refresh and its repaint
+took 19.5 ms of GUI-thread CPU with them, 15.5 ms without; with 40 points about 29 ms)."""
 MIN_PLOT_HEIGHT = 150
 """The plots never shrink below this, so axes and curves stay readable in a short window (1366×768)."""
 REFRESH_MS = 500
@@ -78,6 +79,10 @@ class StatisticsView(QWidget):
         self._session = session
         self.widget = pg.GraphicsLayoutWidget()
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.symbols: list[pg.ScatterPlotItem] = []
+        """One scatter per plot holds the symbols of all its curves: pyqtgraph rebuilds and paints a scatter per
+        item at every refresh, and with one per curve that took 17 ms of the GUI thread's 30 ms refresh."""
+        self._symbol_brushes: list[list[QBrush]] = []
         self.markers: list[pg.InfiniteLine] = []
         self.plots: list[pg.PlotItem] = []
         self._y_ranges: list[tuple[float, float] | None] = []
@@ -93,8 +98,11 @@ class StatisticsView(QWidget):
             plot.getViewBox().disableAutoRange()
             fix_left_axis(plot)
             for name, label, color in curves:
-                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5), symbol="o",
-                                              symbolSize=3, symbolPen=None, symbolBrush=color)
+                self.curves[name] = plot.plot([], [], name=label, pen=pg.mkPen(color, width=1.5))
+            symbols = pg.ScatterPlotItem(size=3, pen=None)
+            plot.addItem(symbols)
+            self.symbols.append(symbols)
+            self._symbol_brushes.append([pg.mkBrush(color) for _, _, color in curves])
             marker_pen = pg.mkPen("#ff2d2d", width=1, style=Qt.PenStyle.DashLine)
             marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
             marker.setVisible(False)
@@ -183,6 +191,8 @@ class StatisticsView(QWidget):
         if history is None:
             for curve in self.curves.values():
                 curve.setData([], [])
+            for symbols in self.symbols:
+                symbols.clear()
             for index in range(len(self.plots)):
                 self._y_ranges[index] = None
                 self._set_y_range(index, 0.0, 1.0)
@@ -194,14 +204,22 @@ class StatisticsView(QWidget):
         for index, (_, curves) in enumerate(CURVE_GROUPS):
             values = [np.asarray(arrays[name], dtype=float)[done] for name, _, _ in curves]
             for (name, _, _), y in zip(curves, values, strict=True):
-                curve = self.curves[name]
-                if (curve.opts["symbol"] is not None) != symbols:
-                    curve.setSymbol("o" if symbols else None)
-                curve.setData(done, y, connect=connect)
+                self.curves[name].setData(done, y, connect=connect)
+            self._draw_symbols(index, done, values if symbols else [])
             finite = np.concatenate(values)
             finite = finite[np.isfinite(finite)]
             if finite.size:
                 self._set_y_range(index, float(finite.min()), float(finite.max()))
+
+    def _draw_symbols(self, index: int, done: np.ndarray, values: list[np.ndarray]) -> None:
+        """Put a symbol at every point of plot ``index``'s curves (``values``, one array per curve; [] for none)."""
+        scatter = self.symbols[index]
+        if not values:
+            if len(scatter.data):
+                scatter.clear()
+            return
+        brushes = [brush for brush, y in zip(self._symbol_brushes[index], values, strict=True) for _ in range(y.size)]
+        scatter.setData(x=np.tile(done, len(values)), y=np.concatenate(values), brush=brushes)
 
     def show_residual(self, batches: np.ndarray, values: np.ndarray) -> None:
         """Show the per-batch mean physics residual (NMSE under the run's fitted scale) of the computed batches.

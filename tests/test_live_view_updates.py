@@ -100,3 +100,32 @@ def test_the_live_canvas_refresh_runs_as_a_redraw_queue_turn(qtbot):
     assert refreshed == [], "the refresh ran inside the timer's turn instead of its own queue turn"
     session.redraws.flush()
     assert refreshed == [None]
+
+
+def test_each_plot_s_symbols_are_its_curves_points_in_their_colours_and_vanish_past_the_limit(qtbot):
+    from ptycho_gui.app.statistics_view import CURVE_GROUPS
+
+    session = Session()
+    view = StatisticsView(session)
+    qtbot.addWidget(view)
+    names = [name for _, curves in CURVE_GROUPS for name, _, _ in curves]
+    rng = np.random.default_rng(5)
+    for n_done in (3, MAX_SYMBOL_POINTS, MAX_SYMBOL_POINTS + 1):
+        recorded = np.zeros(n_done + 2, dtype=bool)
+        recorded[:n_done] = True
+        arrays = {name: rng.normal(size=recorded.size) for name in names}
+        session.results = SimpleNamespace(history=SimpleNamespace(recorded=recorded, as_arrays=lambda a=arrays: a))
+        view.redraw_curves()
+        done = np.flatnonzero(recorded)
+        for (_, curves), scatter in zip(CURVE_GROUPS, view.symbols, strict=True):
+            for name, _, _ in curves:
+                np.testing.assert_array_equal(view.curves[name].getData()[1], arrays[name][done])
+            if n_done > MAX_SYMBOL_POINTS:
+                assert len(scatter.data) == 0
+                continue
+            x, y = scatter.getData()
+            np.testing.assert_array_equal(x, np.tile(done, len(curves)))
+            np.testing.assert_array_equal(y, np.concatenate([arrays[name][done] for name, _, _ in curves]))
+            colours = [spot.brush().color().name() for spot in scatter.points()]
+            assert colours == [color.lower() for _, _, color in curves for _ in done]
+    session.results = None
