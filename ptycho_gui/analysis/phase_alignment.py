@@ -47,13 +47,25 @@ def _gradient(product: np.ndarray, mask: np.ndarray, axis: int) -> float:
     return float(np.angle(total)) if total != 0 else 0.0
 
 
-def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlane:
-    """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|."""
+@dataclass(frozen=True)
+class PhaseFit:
+    """A fitted plane and what it leaves of the phase difference."""
+
+    plane: PhasePlane
+    residual: np.ndarray
+    """float32 wrapped angle(a · conj(b)) − plane at the mask pixels (0 where a · conj(b) = 0)."""
+
+
+def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhaseFit:
+    """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|, and its residual.
+
+    The residual equals angle(a · exp(−i·plane) · conj(b)) without a second arctangent over the pixels.
+    """
     product = (a * np.conj(b)).astype(np.complex64, copy=False)
     inside = product[mask]
     wm = np.abs(inside)
     if not wm.any():
-        return PhasePlane(0.0, 0.0, 0.0)
+        return PhaseFit(PhasePlane(0.0, 0.0, 0.0), np.zeros(inside.shape, dtype=np.float32))
     ramp_x, ramp_y = _gradient(product, mask, 1), _gradient(product, mask, 0)
     tilt = PhasePlane(0.0, ramp_x, ramp_y).phasor(a.shape, -1.0)[mask]
     offset = float(np.angle(np.sum(inside * tilt, dtype=np.complex128)))
@@ -68,9 +80,14 @@ def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlan
                        for wu in weighted])
     params = np.array([offset, ramp_x, ramp_y])
     for _ in range(REFINEMENTS):
-        model = np.float32(params[0]) + np.float32(params[1]) * x + np.float32(params[2]) * y
-        residual = d - model
-        residual -= np.float32(2 * np.pi) * np.rint(residual * np.float32(0.5 / np.pi))
-        rhs = np.array([float(np.dot(wu, residual)) for wu in weighted])
+        rhs = np.array([float(np.dot(wu, _wrapped_residual(d, params, x, y))) for wu in weighted])
         params = params + np.linalg.lstsq(normal, rhs, rcond=None)[0]
-    return PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2]))
+    residual = np.where(wm > 0, _wrapped_residual(d, params, x, y), np.float32(0))
+    return PhaseFit(PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2])), residual)
+
+
+def _wrapped_residual(d: np.ndarray, params: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """float32 d − (offset + ramp_x·x + ramp_y·y), wrapped into [−π, π] by rounding."""
+    residual = d - (np.float32(params[0]) + np.float32(params[1]) * x + np.float32(params[2]) * y)
+    residual -= np.float32(2 * np.pi) * np.rint(residual * np.float32(0.5 / np.pi))
+    return residual
