@@ -195,7 +195,7 @@ def _scatter(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _embed(values: np.ndarray, region: tuple[slice, slice], shape: tuple[int, int], fill) -> np.ndarray:
     """``values`` of ``region`` placed in a full (H, W) array filled with ``fill`` elsewhere."""
-    out = np.full(shape, fill, dtype=values.dtype)
+    out = np.zeros(shape, dtype=values.dtype) if fill == 0 else np.full(shape, fill, dtype=values.dtype)
     out[region] = values
     return out
 
