@@ -54,7 +54,6 @@ from ptycho_gui.render import annotations
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import QUANTITIES, ImageStyle
-from ptycho_gui.render.complex_display import PHASE_VIEWS
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import GridOptions
 from ptycho_gui.types import BatchResult, Canvas
@@ -92,9 +91,6 @@ def view_style(session: Session, view_name: str | None) -> tuple[ImageStyle, lis
         notes.append(f"the view shows {quantity}, which exports do not draw: amplitude is used")
         quantity, levels = "amplitude", None
     if per_tile:
-        levels = None
-    if quantity == "phase" and getattr(display, "phase_view", PHASE_VIEWS[0]) != PHASE_VIEWS[0]:
-        notes.append("the canvas shows phase with its offset removed; exported figures draw the raw phase on ±π")
         levels = None
     colormap = display.colormaps.get(quantity) or None
     return ImageStyle(quantity, colormap if colormap in COLORMAPS else None, levels, per_tile), notes
@@ -439,14 +435,15 @@ class ExportDialog(QDialog):
                              scale_bar=options["scale_bar"].isChecked(), dpi=dpi),
             canvas=CanvasOptions(title=options["title"].isChecked(), colorbar=options["colorbar"].isChecked(),
                                  scale_bar=options["scale_bar"].isChecked(), truth=options["truth"].isChecked(),
-                                 dpi=dpi),
+                                 dpi=dpi, phase_view=self.session.canvas_display.phase_view),
             overlays=overlays,
             picks=picks,
             debug_dump="data" in what and self.debug_dump_box.isChecked(),
             overwrite=overwrite,
             options={"quantity": style.quantity, "colormap": style.cmap,
                      "levels": "tile" if style.per_tile else "auto" if style.levels is None else list(style.levels),
-                     "batches": list(batches), "what": list(what), "formats": list(formats), "from": "ptycho-gui"},
+                     "batches": list(batches), "what": list(what), "formats": list(formats), "from": "ptycho-gui",
+                     "phase_view": self.session.canvas_display.phase_view},
         )
 
     def _update_enabled(self) -> None:

@@ -129,3 +129,33 @@ def test_group_scores_and_worst_groups():
     assert worst_groups(errors.amplitude_rmse, 1)[0] == 1
     assert worst_groups(np.array([0.1, np.nan, 0.5]), 5).tolist() == [2, 0]
     assert group_residuals(np.array([[0.1, 0.3], [np.nan, np.nan]])).tolist()[0] == pytest.approx(0.2)
+
+
+def _holey_weight(period: int = 8) -> np.ndarray:
+    """The coverage of a regular scan: full weight, dipping below half its maximum on a grid of 1-px holes."""
+    weight = _weight()
+    holes = np.zeros_like(weight, dtype=bool)
+    holes[29:131:period, 29:131:period] = True
+    weight[holes] = 0.4
+    return weight
+
+
+def test_frc_of_independent_noise_over_a_holey_mask_crosses_half_bit():
+    """The mask's regular holes are shared by both images; the FRC window must not make them correlate."""
+    rng = np.random.default_rng(3)
+    shared = _object()
+    noise = 0.05 * np.abs(shared).mean()  # the object's detail drowns in this noise beyond ~0.15 cycles/px
+
+    def noisy() -> np.ndarray:
+        return shared + noise * (rng.normal(size=shared.shape) + 1j * rng.normal(size=shared.shape))
+
+    result = compare(noisy(), noisy(), _holey_weight())
+    assert result.frc.resolution_px is not None and 3.0 < result.frc.resolution_px < 20.0
+    assert np.nanmean(result.frc.curve[-10:]) < 0.2
+
+
+def test_frc_of_identical_images_over_a_holey_mask_never_crosses():
+    obj = _object()
+    result = compare(obj, obj, _holey_weight())
+    assert result.frc.resolution_px is None
+    assert np.nanmin(result.frc.curve) > 0.99  # float32 rounding only

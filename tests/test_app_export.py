@@ -1,6 +1,6 @@
 """The Export dialog on the generated gridsize-2 files: GUI and CLI exports of the same batch give the same PNG pixels,
 the preview is the exported image, batch exports run in the background with progress and cancel,
-overwriting asks first, and an unwritable folder is reported."""
+overwriting asks first, an unwritable folder is reported, and canvas exports draw the canvas view's phase view."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ from app_harness import (
     TEST_SETTINGS,
     open_fixture,
     run_to_end,
+    settle,
 )
 from PIL import Image
 from PySide6.QtWidgets import QDialog, QMessageBox
 
 from ptycho_gui.app.export_dialog import ExportDialog
 from ptycho_gui.cli import main
+from ptycho_gui.engine.stitching import COVERED_WEIGHT
+from ptycho_gui.export.images import read_png_metadata
 from ptycho_gui.render import annotations
+from ptycho_gui.render.canvas_figure import coverage_box
+from ptycho_gui.render.colormaps import colorize
 
 FROZEN_DATE = "2026-01-02 03:04 UTC"
 EXPORT_TIMEOUT_MS = 60_000
@@ -178,3 +183,37 @@ def test_the_dialog_starts_from_the_views_quantity_colormap_and_levels(make_wind
     with pytest.raises(ValueError, match="low < high"):
         dialog.request()
     close(dialog)
+
+
+def test_canvas_exports_draw_the_phase_view_the_canvas_shows(qtbot, finished_window, bundle_path, dataset_path,
+                                                            tmp_path):
+    """GUI (dialog) and CLI (--phase-view) canvas figures draw phase with the view's mode and levels, not raw ±π."""
+    window, session = finished_window, finished_window.session
+    session.set_canvas_quantity("phase")
+    session.set_canvas_phase_view("auto (offset removed)")
+    settle(qtbot, window)
+    shown, levels = window.views["canvas"].plot.image.image, session.drawn_levels("canvas")
+    assert levels != pytest.approx((-np.pi, np.pi))
+    dialog = open_dialog(window, "canvas")
+    dialog.folder_edit.setText(str(tmp_path / "gui"))
+    assert dialog.request().canvas.phase_view == "auto (offset removed)"
+    dialog.refresh_preview()
+    qtbot.waitUntil(lambda: dialog.last_preview is not None and not dialog.previewing, timeout=EXPORT_TIMEOUT_MS)
+    panel = next(np.asarray(ax.images[0].get_array()) for ax in dialog.last_preview.figure.axes if ax.images)
+    rows, cols = coverage_box(session.canvas)
+    covered = (session.canvas.weight > COVERED_WEIGHT)[rows, cols]
+    expected = colorize(shown[rows, cols], levels, session.canvas_display.colormaps.get("phase") or "twilight")
+    np.testing.assert_array_equal(panel[covered], expected[covered])
+    export_and_wait(qtbot, dialog)
+    gui = read_png_metadata(tmp_path / "gui" / "canvas_phase.png")["style"]
+    assert gui["phase_view"] == "auto (offset removed)" and gui["levels"] == pytest.approx(list(levels))
+    close(dialog)
+    settings = TEST_SETTINGS
+    for name, view in (("offset-removed", "auto (offset removed)"), ("wrapped", "wrapped ±π")):
+        args = ["export", str(bundle_path), str(dataset_path), "-o", str(tmp_path / name), "--what", "canvas",
+                "--quantity", "phase", "--batch-size", str(settings.batch_size), "--n-groups", str(settings.n_groups),
+                "--device", "cpu", "--threads", "1"]
+        assert main(args + ([] if name == "wrapped" else ["--phase-view", name])) == 0
+        cli = read_png_metadata(tmp_path / name / "canvas_phase.png")["style"]
+        expected_levels = levels if name == "offset-removed" else (-np.pi, np.pi)
+        assert cli["phase_view"] == view and cli["levels"] == pytest.approx(list(expected_levels), abs=1e-6)

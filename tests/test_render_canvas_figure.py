@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptycho_gui.engine.stitching import stitch
+from ptycho_gui.engine.stitching import COVERED_WEIGHT, stitch
 from ptycho_gui.render.annotations import Provenance
 from ptycho_gui.render.canvas_figure import (
     CanvasOptions,
     CanvasOverlays,
     canvas_extent,
     comparison_figures,
+    coverage_box,
     fit_to_coverage,
     render_canvas_figure,
     truth_on_canvas,
 )
-from ptycho_gui.render.colormaps import ImageStyle
+from ptycho_gui.render.canvas_picture import canvas_phase_view
+from ptycho_gui.render.colormaps import ImageStyle, colorize
+from ptycho_gui.render.complex_display import phase_view
 from ptycho_gui.types import Canvas
 
 PROVENANCE = Provenance("wts.h5.zip", "scan.npz", "position", 20, "bridge", "cpu", "2026-01-01 00:00 UTC")
@@ -122,3 +125,43 @@ def test_rendered_canvas_figure_has_truth_and_error_panels_and_records_the_compa
     plain = render_canvas_figure(canvas, ImageStyle("phase"), PROVENANCE, "canvas", options=CanvasOptions(truth=False))
     assert len([ax for ax in plain.figure.axes if ax.images]) == 1
     assert plain.style.levels == pytest.approx((-np.pi, np.pi))
+
+
+def _panel_pixels(figure) -> list[np.ndarray]:
+    """The RGB arrays of the figure's image panels, left to right (reconstruction first)."""
+    return [np.asarray(ax.images[0].get_array()) for ax in figure.figure.axes if ax.images]
+
+
+@pytest.mark.parametrize("how", ["auto (offset removed)", "auto, unwrapped"])
+def test_canvas_figure_draws_phase_as_the_canvas_view_shows_it(truth_and_canvas, how):
+    obj, canvas, _ = truth_and_canvas
+    offset = canvas.image * np.complex64(np.exp(2.5j))  # a small phase object on a 2.5 rad offset
+    canvas = Canvas(offset, canvas.weight, canvas.center_xy, canvas.stitch, canvas.crop)
+    shown, view_levels = canvas_phase_view(canvas, how)
+    figure = render_canvas_figure(canvas, ImageStyle("phase"), PROVENANCE, "canvas", truth=obj,
+                                  options=CanvasOptions(phase_view=how))
+    assert figure.style.levels == view_levels and view_levels[1] - view_levels[0] < 2.0
+    assert figure.metadata["style"]["phase_view"] == how
+    rows, cols = coverage_box(canvas)
+    covered = (canvas.weight > COVERED_WEIGHT)[rows, cols]
+    expected = colorize(shown[rows, cols], view_levels, "twilight")
+    panels = _panel_pixels(figure)
+    np.testing.assert_array_equal(panels[0][covered], expected[covered])
+    truth_shown, truth_levels = phase_view(obj, None, how)
+    np.testing.assert_array_equal(panels[1], colorize(truth_shown, truth_levels, "twilight"))
+    typed = render_canvas_figure(canvas, ImageStyle("phase", levels=(-0.3, 0.3)), PROVENANCE, "canvas",
+                                 options=CanvasOptions(phase_view=how, truth=False))
+    expected = colorize(shown[rows, cols], (-0.3, 0.3), "twilight")
+    np.testing.assert_array_equal(_panel_pixels(typed)[0][covered], expected[covered])
+
+
+def test_canvas_figure_draws_raw_phase_on_pi_by_default(truth_and_canvas):
+    _, canvas, _ = truth_and_canvas
+    figure = render_canvas_figure(canvas, ImageStyle("phase"), PROVENANCE, "canvas", options=CanvasOptions(truth=False))
+    rows, cols = coverage_box(canvas)
+    covered = (canvas.weight > COVERED_WEIGHT)[rows, cols]
+    expected = colorize(np.angle(canvas.image[rows, cols]).astype(np.float32), (-np.pi, np.pi), "twilight")
+    np.testing.assert_array_equal(_panel_pixels(figure)[0][covered], expected[covered])
+    assert figure.metadata["style"]["phase_view"] == "wrapped ±π"
+    with pytest.raises(ValueError, match="phase view"):
+        CanvasOptions(phase_view="sideways")

@@ -6,8 +6,10 @@ Steps, over the *covered* pixels (stitch weight above half its maximum, and insi
 3. fit the global phase offset and linear ramp of angle(recon·conj(ref)) and remove them;
 4. amplitude RMSE, PSNR (data range of the reference), SSIM (scikit-image, 7×7), Pearson correlation;
    phase RMSE of the wrapped difference and Pearson correlation of the phases;
-5. FRC of the complex images (over the bounding box) with the half-bit threshold; each image less its masked mean, under the
-   mask smoothed by a Gaussian of ``FRC_TAPER_PX`` (a hard mask edge would be shared detail).
+5. FRC of the complex images (over the bounding box) with the half-bit threshold, under a smooth window
+   (``frc_window``): the compared pixels with their enclosed holes filled, tapered to zero at the edge over
+   about 2·``FRC_TAPER_PX``. A hard edge or the regular holes of the half-maximum mask would multiply both
+   images by one sharp pattern, which correlates at every frequency.
 
 All of it runs on the bounding box of the compared pixels (plus ``CROP_MARGIN_PX``); maps, masks and
 the phase plane are reported in the full (canvas) frame, the plane about its centre (W//2, H//2).
@@ -23,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, label
 from skimage.metrics import structural_similarity
 
 from ptycho_gui.analysis.frame import canvas_in_canvas_frame, object_in_canvas_frame
@@ -37,7 +39,7 @@ COVERED_FRACTION = 0.5
 CROP_MARGIN_PX = 16
 """Work on the compared pixels' bounding box grown by this margin (registration shifts beyond it lose pixels)."""
 FRC_TAPER_PX = 3.0
-"""Gaussian width (px) of the taper applied to the mask edge before the FRC."""
+"""Gaussian width (px) of the FRC window's edge: it rises from 0 on the edge to 0.9 about 2 σ inside."""
 FRC_TAPER_TRUNCATE = 2.0
 """The taper's kernel reaches 2 σ (6 px): a taper needs no 4 σ tail, and the short kernel halves its cost."""
 SSIM_WINDOW = 7
@@ -142,6 +144,14 @@ def covered_mask(weight: np.ndarray) -> np.ndarray:
     return weight > COVERED_FRACTION * peak
 
 
+def _valid_and_covered(image: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels holding a value: finite with weight > 0, pixels compared: finite and covered by ``weight``)."""
+    finite = np.isfinite(image)
+    if weight is None:
+        return finite, finite
+    return finite & (np.asarray(weight) > 0), finite & covered_mask(weight)
+
+
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two 1-D float32 samples (means in float64, centred dot products by BLAS)."""
     if a.size < 2:
@@ -185,7 +195,7 @@ def _scatter(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _embed(values: np.ndarray, region: tuple[slice, slice], shape: tuple[int, int], fill) -> np.ndarray:
     """``values`` of ``region`` placed in a full (H, W) array filled with ``fill`` elsewhere."""
-    out = np.full(shape, fill, dtype=values.dtype)
+    out = np.zeros(shape, dtype=values.dtype) if fill == 0 else np.full(shape, fill, dtype=values.dtype)
     out[region] = values
     return out
 
@@ -199,10 +209,44 @@ def _plane_in_frame(plane: PhasePlane, region: tuple[slice, slice], crop: tuple[
     return PhasePlane(float(wrap(offset)), plane.ramp_x, plane.ramp_y)
 
 
-def _frc_inputs(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both images less their masked mean, under one tapered mask, so the mask edge adds no shared detail."""
-    taper = gaussian_filter(mask.astype(np.float32), FRC_TAPER_PX, truncate=FRC_TAPER_TRUNCATE) * mask
-    return (a - a[mask].mean()) * taper, (b - b[mask].mean()) * taper
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every hole it encloses filled (background not connected to the border, 4-connected).
+
+    Same result as ``scipy.ndimage.binary_fill_holes``; one labelling pass is about twice as fast.
+    """
+    labels, count = label(~mask)
+    enclosed = np.ones(count + 1, dtype=bool)
+    enclosed[0] = False
+    enclosed[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False
+    return mask | enclosed[labels]
+
+
+def frc_window(mask: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """float32 apodization for the FRC, smooth everywhere the images hold values.
+
+    The region is the compared pixels with their enclosed holes filled (where both images hold values); the
+    window is ``(2g − 1)²`` clipped at 0, g the region blurred by ``FRC_TAPER_PX``: 0 on its edge, near 1 about
+    2 σ inside, and zero only where an image has no value. The half-maximum mask has small holes on the scan
+    grid; a window with holes or a hard edge multiplies both images by one sharp pattern, and their shared
+    low-frequency content then correlates up to Nyquist.
+    """
+    region = fill_holes(mask) & valid
+    blurred = gaussian_filter(region.astype(np.float32), FRC_TAPER_PX, truncate=FRC_TAPER_TRUNCATE)
+    rise = np.clip(np.float32(2) * blurred - np.float32(1), 0, 1, out=blurred)
+    return np.where(valid, rise * rise, np.float32(0))
+
+
+def _frc_inputs(a: np.ndarray, b: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images less their window-weighted mean, under the window."""
+    total = float(window.sum(dtype=np.float64))
+
+    def centred(image: np.ndarray) -> np.ndarray:
+        weighted = image * window
+        if not total > 0:
+            return weighted
+        return weighted - np.complex64(weighted.sum(dtype=np.complex128) / total) * window
+
+    return centred(a), centred(b)
 
 
 def compare(
@@ -221,19 +265,15 @@ def compare(
     ref = np.asarray(reference).astype(np.complex64, copy=False)
     if recon.shape != ref.shape or recon.ndim != 2:
         raise ValueError(f"reconstruction {recon.shape} and reference {ref.shape} must be one 2-D shape")
-    recon_mask = np.isfinite(recon)
-    if weight is not None:
-        recon_mask &= covered_mask(weight)
-    ref_mask = np.isfinite(ref)
-    if reference_weight is not None:
-        ref_mask &= covered_mask(reference_weight)
+    recon_valid, recon_mask = _valid_and_covered(recon, weight)
+    ref_valid, ref_mask = _valid_and_covered(ref, reference_weight)
     if not (recon_mask & ref_mask).any():
         raise ValueError("the reconstruction and the reference share no covered pixel")
     full_shape = recon.shape
     region = _region(recon_mask & ref_mask, CROP_MARGIN_PX)
-    recon_mask, ref_mask = recon_mask[region], ref_mask[region]
-    recon = np.where(recon_mask, recon[region], np.complex64(0))
-    ref = np.where(ref_mask, ref[region], np.complex64(0))
+    recon_mask, ref_mask, recon_valid, ref_valid = (m[region] for m in (recon_mask, ref_mask, recon_valid, ref_valid))
+    recon = np.where(recon_valid, recon[region], np.complex64(0))
+    ref = np.where(ref_valid, ref[region], np.complex64(0))
 
     shift_xy = register_shift(recon, ref, recon_mask & ref_mask, ref_mask)
     moved = apply_shift(recon, shift_xy)
@@ -242,26 +282,27 @@ def compare(
         raise ValueError(f"no covered pixel left after registering by {shift_xy}")
 
     amp_ref = np.abs(ref)
-    a, b = np.abs(moved[mask]).astype(np.float64), amp_ref[mask].astype(np.float64)
+    amp_ref_in = amp_ref[mask]
+    a, b = np.abs(moved[mask]).astype(np.float64), amp_ref_in.astype(np.float64)
     ref_energy = float(np.dot(b, b))
     scale = float(np.dot(a, b)) / ref_energy if ref_energy > 0 else float("nan")
     divisor = scale if math.isfinite(scale) and scale != 0 else 1.0
-    plane = fit_phase_plane(moved, ref, mask)
-    aligned = moved * (plane.phasor(moved.shape, -1.0) / np.float32(divisor))
+    phase_fit = fit_phase_plane(moved, ref, mask)
+    aligned = moved * (phase_fit.plane.phasor(moved.shape, -1.0) / np.float32(divisor))
 
     amp_aligned = np.abs(aligned)
     amp_aligned_in = amp_aligned[mask]
-    amp_diff = amp_aligned_in - amp_ref[mask]
+    amp_diff = amp_aligned_in - amp_ref_in
     rmse = math.sqrt(float(np.mean(amp_diff.astype(np.float64) ** 2)))
     data_range = float(b.max() - b.min())
     range_for_ssim = data_range if data_range > 0 else 1.0
     psnr = PSNR_CAP_DB if rmse == 0 else min(PSNR_CAP_DB, 20 * math.log10(range_for_ssim / rmse))
-    ref_in = ref[mask]
-    phase_diff = np.angle(aligned[mask] * np.conj(ref_in))
-    phase_ref = np.angle(ref_in)
+    phase_diff = phase_fit.residual
+    phase_ref = np.angle(ref[mask])
 
-    frc = fourier_ring_correlation(*_frc_inputs(aligned, ref, mask), pixel_size_m)
-    plane = _plane_in_frame(plane, region, moved.shape, full_shape)
+    valid = shift_mask(recon_valid, shift_xy) & ref_valid
+    frc = fourier_ring_correlation(*_frc_inputs(aligned, ref, frc_window(mask, valid)), pixel_size_m)
+    plane = _plane_in_frame(phase_fit.plane, region, moved.shape, full_shape)
     return Comparison(
         shift_xy=shift_xy,
         pixels=int(mask.sum()),
@@ -270,7 +311,7 @@ def compare(
             rmse=rmse,
             psnr_db=psnr,
             ssim=_ssim(amp_aligned, amp_ref, mask, range_for_ssim),
-            corr=_pearson(amp_aligned_in, amp_ref[mask]),
+            corr=_pearson(amp_aligned_in, amp_ref_in),
         ),
         phase=PhaseMetrics(
             offset_rad=plane.offset,
@@ -301,4 +342,4 @@ def compare_canvases(canvas: Canvas, other: Canvas, pixel_size_m: float | None =
 
 
 __all__ = ["AmplitudeMetrics", "Comparison", "PhaseMetrics", "PhasePlane", "compare", "compare_canvases",
-           "compare_with_object", "covered_mask"]
+           "compare_with_object", "covered_mask", "fill_holes", "frc_window"]

@@ -11,6 +11,7 @@ first crossing below the threshold after the DC ring, linearly interpolated; Non
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft
@@ -53,6 +54,22 @@ def _crossing(frequency: np.ndarray, curve: np.ndarray, threshold: np.ndarray) -
     return None
 
 
+@lru_cache(maxsize=4)
+def _rings(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ring index of every pixel of an (h, w) FFT, flattened; pixels per ring up to Nyquist), kept per shape.
+
+    Frequencies past Nyquist (the corners) get one extra index, left out of the counts and the sums.
+    """
+    size = min(h, w)
+    n_rings = size // 2 + 1
+    fy = np.fft.fftfreq(h).astype(np.float32)[:, None]
+    fx = np.fft.fftfreq(w).astype(np.float32)[None, :]
+    ring = np.minimum(np.rint(np.sqrt(fx * fx + fy * fy) * size).astype(np.int64), n_rings).ravel()
+    counts = np.bincount(ring, minlength=n_rings + 1)[:n_rings]
+    ring.flags.writeable = counts.flags.writeable = False
+    return ring, counts
+
+
 def fourier_ring_correlation(a: np.ndarray, b: np.ndarray, pixel_size_m: float | None = None) -> FrcResult:
     """FRC of two equally shaped (complex or real) images."""
     if a.shape != b.shape or a.ndim != 2:
@@ -61,17 +78,14 @@ def fourier_ring_correlation(a: np.ndarray, b: np.ndarray, pixel_size_m: float |
     size = min(h, w)
     fa = fft.fft2(np.asarray(a, dtype=np.complex64), s=(h, w))
     fb = fft.fft2(np.asarray(b, dtype=np.complex64), s=(h, w))
-    fy = np.fft.fftfreq(h).astype(np.float32)[:, None]
-    fx = np.fft.fftfreq(w).astype(np.float32)[None, :]
-    n_rings = size // 2 + 1
-    ring = np.minimum(np.rint(np.sqrt(fx * fx + fy * fy) * size).astype(np.int64), n_rings).ravel()
-    bins = n_rings + 1  # frequencies past Nyquist (the corners) share one extra bin, dropped
+    ring, counts = _rings(h, w)
+    n_rings = len(counts)
+    bins = n_rings + 1
     cross = (fa * np.conj(fb)).ravel()
     num_re = np.bincount(ring, cross.real, bins)[:n_rings]
     num_im = np.bincount(ring, cross.imag, bins)[:n_rings]
     pa = np.bincount(ring, (fa.real**2 + fa.imag**2).ravel(), bins)[:n_rings]
     pb = np.bincount(ring, (fb.real**2 + fb.imag**2).ravel(), bins)[:n_rings]
-    counts = np.bincount(ring, minlength=bins)[:n_rings]
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = np.hypot(num_re, num_im) / np.sqrt(pa * pb)
     frequency = np.arange(n_rings) / size
@@ -79,4 +93,4 @@ def fourier_ring_correlation(a: np.ndarray, b: np.ndarray, pixel_size_m: float |
     crossing = _crossing(frequency, curve, threshold)
     resolution = None if crossing is None or crossing <= 0 else 1.0 / crossing
     resolution_m = None if resolution is None or pixel_size_m is None else resolution * pixel_size_m
-    return FrcResult(frequency, curve, threshold, counts, resolution, resolution_m)
+    return FrcResult(frequency, curve, threshold, counts.copy(), resolution, resolution_m)

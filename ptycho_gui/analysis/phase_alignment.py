@@ -37,40 +37,65 @@ def wrap(phase: np.ndarray) -> np.ndarray:
     return np.pi - np.remainder(np.pi - np.asarray(phase), 2 * np.pi)
 
 
-def _gradient(product: np.ndarray, mask: np.ndarray, axis: int) -> float:
-    """Mean wrapped phase step along ``axis`` between neighbouring masked pixels (amplitude-weighted)."""
-    lead = [slice(None), slice(None)]
-    trail = [slice(None), slice(None)]
-    lead[axis], trail[axis] = slice(1, None), slice(None, -1)
-    pair = mask[tuple(lead)] & mask[tuple(trail)]
-    total = np.sum(product[tuple(lead)][pair] * np.conj(product[tuple(trail)][pair]), dtype=np.complex128)
+def _gradient(masked: np.ndarray, axis: int) -> float:
+    """Mean wrapped phase step along ``axis`` of a product zeroed outside the mask (amplitude-weighted).
+
+    A pair with a zeroed pixel adds nothing, so only neighbouring masked pixels count.
+    """
+    if axis == 0:
+        total = np.vdot(masked[:-1], masked[1:])
+    else:
+        total = np.sum(masked[:, 1:] * np.conj(masked[:, :-1]), dtype=np.complex128)
     return float(np.angle(total)) if total != 0 else 0.0
 
 
-def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhasePlane:
-    """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|."""
+@dataclass(frozen=True)
+class PhaseFit:
+    """A fitted plane and what it leaves of the phase difference."""
+
+    plane: PhasePlane
+    residual: np.ndarray
+    """float32 wrapped angle(a · conj(b)) − plane at the mask pixels (0 where a · conj(b) = 0)."""
+
+
+def fit_phase_plane(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> PhaseFit:
+    """The plane that best explains angle(a · conj(b)) over ``mask``, weighted by |a|·|b|, and its residual.
+
+    The residual equals angle(a · exp(−i·plane) · conj(b)) without a second arctangent over the pixels.
+    """
     product = (a * np.conj(b)).astype(np.complex64, copy=False)
     inside = product[mask]
     wm = np.abs(inside)
     if not wm.any():
-        return PhasePlane(0.0, 0.0, 0.0)
-    ramp_x, ramp_y = _gradient(product, mask, 1), _gradient(product, mask, 0)
+        return PhaseFit(PhasePlane(0.0, 0.0, 0.0), np.zeros(inside.shape, dtype=np.float32))
+    masked = np.where(mask, product, np.complex64(0))
+    ramp_x, ramp_y = _gradient(masked, 1), _gradient(masked, 0)
     tilt = PhasePlane(0.0, ramp_x, ramp_y).phasor(a.shape, -1.0)[mask]
     offset = float(np.angle(np.sum(inside * tilt, dtype=np.complex128)))
-    h, w = a.shape
-    rows, cols = np.nonzero(mask)
-    x = (cols - w // 2).astype(np.float32)
-    y = (rows - h // 2).astype(np.float32)
+    basis = _plane_basis(mask)
+    weighted = basis * wm
+    normal = np.array([[float(np.dot(wu, v)) for v in basis] for wu in weighted])
     d = np.angle(inside)
-    columns = (None, x, y)
-    weighted = (wm, wm * x, wm * y)
-    normal = np.array([[float(np.sum(wu if v is None else wu * v, dtype=np.float64)) for v in columns]
-                       for wu in weighted])
     params = np.array([offset, ramp_x, ramp_y])
     for _ in range(REFINEMENTS):
-        model = np.float32(params[0]) + np.float32(params[1]) * x + np.float32(params[2]) * y
-        residual = d - model
-        residual -= np.float32(2 * np.pi) * np.rint(residual * np.float32(0.5 / np.pi))
-        rhs = np.array([float(np.dot(wu, residual)) for wu in weighted])
-        params = params + np.linalg.lstsq(normal, rhs, rcond=None)[0]
-    return PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2]))
+        rhs = weighted @ _wrapped_residual(d, params, basis)
+        params = params + np.linalg.lstsq(normal, rhs.astype(np.float64), rcond=None)[0]
+    residual = np.where(wm > 0, _wrapped_residual(d, params, basis), np.float32(0))
+    return PhaseFit(PhasePlane(float(wrap(params[0])), float(params[1]), float(params[2])), residual)
+
+
+def _plane_basis(mask: np.ndarray) -> np.ndarray:
+    """(3, n) float32 rows 1, x, y of the mask pixels, x and y counted from the centre (W//2, H//2)."""
+    h, w = mask.shape
+    basis = np.empty((3, int(np.count_nonzero(mask))), dtype=np.float32)
+    basis[0] = 1
+    basis[1] = np.broadcast_to(np.arange(w, dtype=np.float32) - np.float32(w // 2), mask.shape)[mask]
+    basis[2] = np.broadcast_to((np.arange(h, dtype=np.float32) - np.float32(h // 2))[:, None], mask.shape)[mask]
+    return basis
+
+
+def _wrapped_residual(d: np.ndarray, params: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """float32 d − (offset + ramp_x·x + ramp_y·y), wrapped into [−π, π] by rounding."""
+    residual = d - params.astype(np.float32) @ basis
+    residual -= np.float32(2 * np.pi) * np.rint(residual * np.float32(0.5 / np.pi))
+    return residual

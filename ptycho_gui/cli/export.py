@@ -42,6 +42,7 @@ from ptycho_gui.io.reconstruction_file import is_reconstruction_file
 from ptycho_gui.render.annotations import provenance_of
 from ptycho_gui.render.canvas_figure import CanvasOptions
 from ptycho_gui.render.colormaps import ImageStyle, parse_levels
+from ptycho_gui.render.complex_display import PHASE_VIEW_NAMES
 from ptycho_gui.render.patch_grid import GridOptions
 from ptycho_gui.types import BatchResult, Canvas
 
@@ -77,6 +78,10 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--levels", default="auto", metavar="auto|tile|LO:HI",
                         help="colour levels: auto (0.5-99.5 percentiles, ±π for phase; default), tile (each patch-grid "
                         "tile scaled to its own min-max) or LO:HI, e.g. --levels=-3:3")
+    parser.add_argument("--phase-view", choices=tuple(PHASE_VIEW_NAMES), default="wrapped",
+                        help="how the canvas figure draws phase, as the canvas view's phase view: wrapped (raw angle on "
+                        "±π; default, as the GUI), offset-removed (global offset removed, robust levels) or unwrapped "
+                        "(offset removed, unwrapped)")
     parser.add_argument("--scale", type=positive_int, default=None, metavar="K",
                         help="integer enlargement of patch-grid tiles (default: tiles at least 112 px)")
     parser.add_argument("--dpi", type=positive_int, default=100, help="DPI written into figures (default 100)")
@@ -111,12 +116,13 @@ def request_from_args(args: argparse.Namespace, n_batches: int) -> ExportRequest
             batches=batches,
             style=style,
             grid=GridOptions(scale=args.scale, labels=not args.no_labels, dpi=args.dpi),
-            canvas=CanvasOptions(truth=not args.no_truth, dpi=args.dpi),
+            canvas=CanvasOptions(truth=not args.no_truth, dpi=args.dpi, phase_view=PHASE_VIEW_NAMES[args.phase_view]),
             overlays=overlays,
             debug_dump="data" in what and "canvas" in what,
             overwrite=args.force,
             options={"quantity": style.quantity, "colormap": style.cmap, "levels": args.levels,
-                     "batches": args.batches, "what": list(what), "formats": list(formats)},
+                     "batches": args.batches, "what": list(what), "formats": list(formats),
+                     "phase_view": args.phase_view},
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

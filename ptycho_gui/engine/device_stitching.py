@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ptycho_gui.engine.device import host_buffer
-from ptycho_gui.engine.stitching import DENOMINATOR_EPS, Stitcher
+from ptycho_gui.engine.stitching import DENOMINATOR_EPS, Stitcher, add_bilinear_windows
 from ptycho_gui.types import Canvas
 
 ACCUMULATOR_BYTES_PER_PIXEL = 16 + 8
@@ -30,18 +30,10 @@ def canvas_bytes(stitcher: Stitcher) -> int:
 
 
 def _bilinear_windows(crops: torch.Tensor, frac_x: torch.Tensor, frac_y: torch.Tensor) -> torch.Tensor:
-    """(E, M+1, M+1) windows: each (M, M) crop (or one shared crop) shifted right/down by fractions in [0, 1)."""
-    count, m = frac_x.numel(), crops.shape[-1]
-    out = torch.zeros((count, m + 1, m + 1), dtype=crops.dtype, device=crops.device)
-    wx1 = frac_x[:, None, None]
-    wy1 = frac_y[:, None, None]
-    wx0 = 1.0 - wx1
-    wy0 = 1.0 - wy1
-    out[:, :m, :m] += wy0 * wx0 * crops
-    out[:, :m, 1:] += wy0 * wx1 * crops
-    out[:, 1:, :m] += wy1 * wx0 * crops
-    out[:, 1:, 1:] += wy1 * wx1 * crops
-    return out
+    """(E, M+1, M+1) windows on the crops' device: ``add_bilinear_windows`` into a zeroed tensor there."""
+    m = crops.shape[-1]
+    out = torch.zeros((frac_x.numel(), m + 1, m + 1), dtype=crops.dtype, device=crops.device)
+    return add_bilinear_windows(out, crops, frac_x, frac_y)
 
 
 class DeviceStitcher(Stitcher):

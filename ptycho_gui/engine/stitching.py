@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TypeVar
 
 import numpy as np
 
@@ -97,10 +98,17 @@ def _offsets(mode: str, points: np.ndarray, center: np.ndarray) -> np.ndarray:
     return points - center
 
 
-def _bilinear_windows(crops: np.ndarray, frac_x: np.ndarray, frac_y: np.ndarray) -> np.ndarray:
-    """(E, M+1, M+1) windows: each (M, M) crop (or one shared crop) shifted right/down by fractions in [0, 1)."""
-    count, m = frac_x.size, crops.shape[-1]
-    out = np.zeros((count, m + 1, m + 1), dtype=crops.dtype)
+Array = TypeVar("Array")
+"""A numpy array or a torch tensor (``add_bilinear_windows`` works on either)."""
+
+
+def add_bilinear_windows(out: Array, crops: Array, frac_x: Array, frac_y: Array) -> Array:
+    """Add into ``out`` (E, M+1, M+1) each (M, M) crop (or one shared crop) shifted right/down by fractions in [0, 1).
+
+    Uses only slicing, broadcasting and ``+=``, so ``out``, ``crops`` and the fractions may be numpy arrays or
+    torch tensors alike (the host and the device stitcher share it); returns ``out``.
+    """
+    m = crops.shape[-1]
     wx1 = frac_x[:, None, None]
     wy1 = frac_y[:, None, None]
     wx0 = 1.0 - wx1
@@ -110,6 +118,12 @@ def _bilinear_windows(crops: np.ndarray, frac_x: np.ndarray, frac_y: np.ndarray)
     out[:, 1:, :m] += wy1 * wx0 * crops
     out[:, 1:, 1:] += wy1 * wx1 * crops
     return out
+
+
+def _bilinear_windows(crops: np.ndarray, frac_x: np.ndarray, frac_y: np.ndarray) -> np.ndarray:
+    """(E, M+1, M+1) windows: each (M, M) crop (or one shared crop) shifted right/down by fractions in [0, 1)."""
+    m = crops.shape[-1]
+    return add_bilinear_windows(np.zeros((frac_x.size, m + 1, m + 1), dtype=crops.dtype), crops, frac_x, frac_y)
 
 
 class Stitcher:

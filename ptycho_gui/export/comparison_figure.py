@@ -10,28 +10,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from matplotlib.colors import ListedColormap
 
 from ptycho_gui.analysis.comparison import Comparison
-from ptycho_gui.render.annotations import (
-    SMALL_PX,
-    TEXT_PX,
-    PixelLayout,
-    Provenance,
-    draw_title_block,
-    title_block_height,
-)
-from ptycho_gui.render.colormaps import lookup_table
+from ptycho_gui.render.annotations import SMALL_PX, TEXT_PX, PixelLayout, Provenance
 from ptycho_gui.render.complex_display import complex_quantity, complex_rgb, robust_levels
 from ptycho_gui.render.figure import RenderedFigure
-from ptycho_gui.render.patch_grid import wrap_lines
+from ptycho_gui.render.figure_layout import FIGURE_MARGIN, ImagePanel, draw_image_row, titled_layout
 
 COLORMAP_OF_MODE = {"amplitude": "viridis", "phase": "twilight", "real": "cividis", "imaginary": "cividis",
                     "complex (HSV)": "viridis"}
 ERROR_COLORMAP = "RdBu_r"
 UNCOMPARED_GREY = (236, 236, 236)
 """Pixels left out of the comparison are drawn light grey, as in the dock."""
-MARGIN = 16
 WIDTH = 1500
 IMAGE_ROW_PX = 460
 LOWER_ROW_PX = 330
@@ -121,23 +111,6 @@ def _picture_rgb(values: np.ndarray, levels: tuple[float, float], cmap: str, mas
     return rgb
 
 
-def _image_panel(layout: PixelLayout, ax, cax, rgb: np.ndarray, levels: tuple[float, float] | None, cmap: str,
-                 title: str, label: str) -> None:
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    ax.imshow(rgb, interpolation="nearest")
-    ax.set_title(title, fontsize=layout.points(TEXT_PX), loc="left")
-    ax.tick_params(labelsize=layout.points(SMALL_PX))
-    if levels is None:
-        cax.set_axis_off()
-        return
-    mappable = ScalarMappable(norm=Normalize(*levels), cmap=ListedColormap(lookup_table(cmap) / 255.0, name=cmap))
-    bar = layout.figure.colorbar(mappable, cax=cax)
-    bar.set_label(label, fontsize=layout.points(SMALL_PX))
-    bar.ax.tick_params(labelsize=layout.points(SMALL_PX))
-
-
 def _metrics_panel(layout: PixelLayout, ax, comparison: Comparison) -> None:
     ax.set_axis_off()
     rows = metrics_rows(comparison)
@@ -168,13 +141,8 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
                              heading: str, notes: list[str] | None = None, dpi: int = 100,
                              title: bool = True) -> RenderedFigure:
     """Reconstruction, reference and error map (the dock's arrays and levels), metrics table and FRC curve."""
-    text = provenance.lines() + list(notes or []) if title else []
-    text = wrap_lines(text, WIDTH - 2 * MARGIN)
-    title_h = title_block_height(len(text)) + 12 if title else 8
-    height = MARGIN + title_h + IMAGE_ROW_PX + LOWER_ROW_PX + MARGIN
-    layout = PixelLayout(WIDTH, height, dpi)
-    if title:
-        draw_title_block(layout, MARGIN, MARGIN, heading, text)
+    layout, top = titled_layout(WIDTH, IMAGE_ROW_PX + LOWER_ROW_PX, heading,
+                                provenance.lines() + list(notes or []), title, dpi)
     mask = comparison.mask
     scale = comparison.amplitude.scale
     cmap = COLORMAP_OF_MODE[pictures.mode]
@@ -186,18 +154,13 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
         (pictures.error, pictures.error_levels, ERROR_COLORMAP, f"Error · {pictures.error_label}",
          pictures.error_label),
     )
-    top = MARGIN + title_h
-    column = (WIDTH - 2 * MARGIN) / 3
-    for k, (values, levels, colormap, panel_title, label) in enumerate(panels):
-        left = MARGIN + k * column
-        ax = layout.axes(left + 40, top + 28, column - 130, IMAGE_ROW_PX - 70)
-        cax = layout.axes(left + column - 80, top + 28, 14, IMAGE_ROW_PX - 70)
-        rgb = _picture_rgb(values, levels, colormap, mask)
-        bar_levels = None if values.ndim == 3 else levels
-        _image_panel(layout, ax, cax, rgb, bar_levels, colormap, panel_title, label)
+    draw_image_row(layout, [ImagePanel(_picture_rgb(values, levels, colormap, mask), panel_title,
+                                       None if values.ndim == 3 else levels, colormap, label)
+                            for values, levels, colormap, panel_title, label in panels], top, IMAGE_ROW_PX)
     lower = top + IMAGE_ROW_PX
-    _metrics_panel(layout, layout.axes(MARGIN, lower + 10, 560, LOWER_ROW_PX - 20), comparison)
-    _frc_panel(layout, layout.axes(MARGIN + 680, lower + 30, WIDTH - 2 * MARGIN - 700, LOWER_ROW_PX - 80), comparison)
+    _metrics_panel(layout, layout.axes(FIGURE_MARGIN, lower + 10, 560, LOWER_ROW_PX - 20), comparison)
+    _frc_panel(layout, layout.axes(FIGURE_MARGIN + 680, lower + 30, WIDTH - 2 * FIGURE_MARGIN - 700,
+                                   LOWER_ROW_PX - 80), comparison)
     metadata = {
         "kind": "comparison",
         "heading": heading,

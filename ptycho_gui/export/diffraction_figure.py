@@ -10,28 +10,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import ListedColormap, Normalize
 
 from ptycho_gui.analysis.residual import DiffractionResidual
-from ptycho_gui.render.annotations import (
-    SMALL_PX,
-    TEXT_PX,
-    PixelLayout,
-    Provenance,
-    draw_title_block,
-    title_block_height,
-)
-from ptycho_gui.render.colormaps import colorize, lookup_table
+from ptycho_gui.render.annotations import Provenance
+from ptycho_gui.render.colormaps import colorize
 from ptycho_gui.render.complex_display import robust_levels
 from ptycho_gui.render.figure import RenderedFigure
-from ptycho_gui.render.patch_grid import wrap_lines
+from ptycho_gui.render.figure_layout import ImagePanel, draw_image_row, titled_layout
 
 LOG_FLOOR = 1e-4
 """Log display floor relative to the measured peak (four decades)."""
 INTENSITY_COLORMAP = "inferno"
 RESIDUAL_COLORMAP = "RdBu_r"
-MARGIN = 16
 WIDTH = 1500
 IMAGE_ROW_PX = 470
 
@@ -97,31 +87,16 @@ def render_pattern_figure(pictures: PatternPictures, provenance: Provenance, hea
                   + (" (scale fitted over the run: the model's physics scale is not recorded)"
                      if pictures.scale_fitted else ""))
     text = provenance.lines() + [f"NMSE Σ(pred − meas)² / Σ meas² = {pictures.nmse:.4g} · {scale_note}"]
-    text = wrap_lines(text + list(notes or []), WIDTH - 2 * MARGIN) if title else []
-    title_h = title_block_height(len(text)) + 12 if title else 8
-    height = MARGIN + title_h + IMAGE_ROW_PX + MARGIN
-    layout = PixelLayout(WIDTH, height, dpi)
-    if title:
-        draw_title_block(layout, MARGIN, MARGIN, heading, text)
-    panels = (
-        (pictures.measured, pictures.levels, INTENSITY_COLORMAP, "Measured (log10)", "log10 amplitude"),
-        (pictures.predicted, pictures.levels, INTENSITY_COLORMAP, "Predicted (log10)", "log10 amplitude"),
-        (pictures.residual, pictures.residual_levels, RESIDUAL_COLORMAP, "Residual: predicted − measured",
-         "amplitude difference"),
-    )
-    top = MARGIN + title_h
-    column = (WIDTH - 2 * MARGIN) / 3
-    for k, (values, levels, cmap, panel_title, label) in enumerate(panels):
-        left = MARGIN + k * column
-        ax = layout.axes(left + 40, top + 28, column - 130, IMAGE_ROW_PX - 70)
-        ax.imshow(colorize(values, levels, cmap), interpolation="nearest")
-        ax.set_title(panel_title, fontsize=layout.points(TEXT_PX), loc="left")
-        ax.tick_params(labelsize=layout.points(SMALL_PX))
-        cax = layout.axes(left + column - 80, top + 28, 14, IMAGE_ROW_PX - 70)
-        mappable = ScalarMappable(norm=Normalize(*levels), cmap=ListedColormap(lookup_table(cmap) / 255.0))
-        bar = layout.figure.colorbar(mappable, cax=cax)
-        bar.set_label(label, fontsize=layout.points(SMALL_PX))
-        bar.ax.tick_params(labelsize=layout.points(SMALL_PX))
+    layout, top = titled_layout(WIDTH, IMAGE_ROW_PX, heading, text + list(notes or []), title, dpi)
+    draw_image_row(layout, [
+        ImagePanel(colorize(pictures.measured, pictures.levels, INTENSITY_COLORMAP), "Measured (log10)",
+                   pictures.levels, INTENSITY_COLORMAP, "log10 amplitude"),
+        ImagePanel(colorize(pictures.predicted, pictures.levels, INTENSITY_COLORMAP), "Predicted (log10)",
+                   pictures.levels, INTENSITY_COLORMAP, "log10 amplitude"),
+        ImagePanel(colorize(pictures.residual, pictures.residual_levels, RESIDUAL_COLORMAP),
+                   "Residual: predicted − measured", pictures.residual_levels, RESIDUAL_COLORMAP,
+                   "amplitude difference"),
+    ], top, IMAGE_ROW_PX)
     metadata = {
         "kind": "diffraction pattern",
         "heading": heading,

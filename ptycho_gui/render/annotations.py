@@ -153,11 +153,16 @@ def draw_title_block(layout: PixelLayout, left: int, top: int, heading: str, lin
 def draw_colorbar(layout: PixelLayout, style: ImageStyle, box: tuple[int, int, int, int],
                   label: str | None = None) -> None:
     """A vertical colour bar in ``box`` (left, top, width, height) over the style's levels and colormap."""
+    draw_level_bar(layout, box, style.levels, style.cmap, label or style.bar_label)
+
+
+def draw_level_bar(layout: PixelLayout, box: tuple[float, float, float, float], levels: tuple[float, float],
+                   cmap: str, label: str, label_px: float = TEXT_PX) -> None:
+    """A vertical colour bar in ``box`` (left, top, width, height) mapping ``levels`` through ``cmap``'s table."""
     cax = layout.axes(*box)
-    cmap = ListedColormap(lookup_table(style.cmap) / 255.0, name=style.cmap)
-    mappable = ScalarMappable(norm=Normalize(*style.levels), cmap=cmap)
+    mappable = ScalarMappable(norm=Normalize(*levels), cmap=ListedColormap(lookup_table(cmap) / 255.0, name=cmap))
     bar = layout.figure.colorbar(mappable, cax=cax, orientation="vertical")
-    bar.set_label(label or style.bar_label, fontsize=layout.points(TEXT_PX), color=TEXT_COLOR)
+    bar.set_label(label, fontsize=layout.points(label_px), color=TEXT_COLOR)
     bar.ax.tick_params(labelsize=layout.points(SMALL_PX), colors=TEXT_COLOR)
 
 

@@ -28,7 +28,9 @@ from ptycho_gui.render.annotations import (
     scale_bar_length,
     title_block_height,
 )
+from ptycho_gui.render.canvas_picture import canvas_phase_view
 from ptycho_gui.render.colormaps import ImageStyle, colorize, nonempty_levels, quantity_of
+from ptycho_gui.render.complex_display import PHASE_VIEWS, phase_view
 from ptycho_gui.render.figure import RenderedFigure
 from ptycho_gui.render.patch_grid import wrap_lines
 from ptycho_gui.types import Canvas
@@ -73,6 +75,12 @@ class CanvasOptions:
     fit_to_coverage: bool = True
     """Show only the covered part of the canvas frame (plus a few pixels)."""
     dpi: int = 100
+    phase_view: str = PHASE_VIEWS[0]
+    """How phase is drawn, as the canvas view's phase view (one of ``PHASE_VIEWS``; the GUI's default is raw ±π)."""
+
+    def __post_init__(self) -> None:
+        if self.phase_view not in PHASE_VIEWS:
+            raise ValueError(f"unknown phase view {self.phase_view!r}; choose one of {', '.join(PHASE_VIEWS)}")
 
 
 def canvas_extent(canvas: Canvas) -> tuple[float, float, float, float]:
@@ -155,17 +163,25 @@ def comparison_figures(canvas: Canvas, truth_here: np.ndarray, quantity: str) ->
             "pixels": int(valid.sum()), "fit": note}
 
 
-def fit_to_coverage(canvas: Canvas, pad: int = 4) -> Canvas:
-    """The canvas cut to the bounding box of its covered pixels (plus ``pad``), frame kept consistent."""
+def coverage_box(canvas: Canvas, pad: int = 4) -> tuple[slice, slice]:
+    """(rows, cols) of the bounding box of the canvas's covered pixels plus ``pad`` (the whole canvas if none)."""
     covered = canvas.weight > COVERED_WEIGHT
     if not covered.any():
-        return canvas
+        return slice(None), slice(None)
     h, w = canvas.image.shape
     rows, cols = np.flatnonzero(covered.any(axis=1)), np.flatnonzero(covered.any(axis=0))
-    r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
-    c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
-    x, y = _canvas_to_object(canvas, np.float64(c0 + (c1 - c0) // 2), np.float64(r0 + (r1 - r0) // 2))
-    return replace(canvas, image=canvas.image[r0:r1, c0:c1], weight=canvas.weight[r0:r1, c0:c1],
+    return (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+            slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
+
+
+def fit_to_coverage(canvas: Canvas, pad: int = 4) -> Canvas:
+    """The canvas cut to the bounding box of its covered pixels (plus ``pad``), frame kept consistent."""
+    if not (canvas.weight > COVERED_WEIGHT).any():
+        return canvas
+    rows, cols = coverage_box(canvas, pad)
+    x, y = _canvas_to_object(canvas, np.float64(cols.start + (cols.stop - cols.start) // 2),
+                             np.float64(rows.start + (rows.stop - rows.start) // 2))
+    return replace(canvas, image=canvas.image[rows, cols], weight=canvas.weight[rows, cols],
                    center_xy=(float(x), float(y)), tile_revisions=None)
 
 
@@ -184,22 +200,29 @@ class _Panel:
     bar_label: str | None = None
 
 
-def _panels(canvas: Canvas, style: ImageStyle, truth: np.ndarray | None) -> tuple[list[_Panel], dict]:
-    """The reconstruction panel, then truth and error panels when a true object is given."""
+def _panels(canvas: Canvas, displayed: np.ndarray, style: ImageStyle, truth: np.ndarray | None,
+            how: str) -> tuple[list[_Panel], dict]:
+    """The reconstruction panel (``displayed``), then truth and error panels when a true object is given.
+
+    In a phase view other than raw ±π the truth is drawn as the ground-truth view draws it (``how``, own levels).
+    """
     covered = canvas.weight > COVERED_WEIGHT
-    displayed = quantity_of(canvas.image, style.quantity)
     extent = canvas_extent(canvas)
     panels = [_Panel("reconstruction", _panel_rgb(displayed, style, covered), extent, style)]
     if truth is None:
         return panels, {}
     truth_here = truth_on_canvas(canvas, truth)
     inside = np.isfinite(truth_here)
-    true_values = np.nan_to_num(_quantity_nan(truth_here, style.quantity))
-    truth_style = replace(style, levels=None).resolved(true_values, covered & inside)
     h, w = truth.shape
+    if style.quantity == "phase" and how != PHASE_VIEWS[0]:
+        truth_values, truth_levels = phase_view(truth, None, how)
+        truth_style = replace(style, levels=truth_levels)
+    else:
+        true_values = np.nan_to_num(_quantity_nan(truth_here, style.quantity))
+        truth_style = replace(style, levels=None).resolved(true_values, covered & inside)
+        truth_values = quantity_of(truth, style.quantity)
     panels.append(
-        _Panel("ground truth (objectGuess)", _panel_rgb(quantity_of(truth, style.quantity), truth_style,
-                                                       np.ones(truth.shape, bool)),
+        _Panel("ground truth (objectGuess)", _panel_rgb(truth_values, truth_style, np.ones(truth.shape, bool)),
                (-0.5, w - 0.5, h - 0.5, -0.5), truth_style)
     )
     error, _ = error_map(canvas, truth_here, style.quantity)
@@ -271,6 +294,19 @@ def _add_scale_bar(layout: PixelLayout, ax, panel_px: float, provenance: Provena
     ax.add_artist(bar)
 
 
+def _displayed(canvas: Canvas, quantity: str, how: str,
+               fit: bool) -> tuple[Canvas, np.ndarray, tuple[float, float] | None]:
+    """(canvas as drawn, its displayed values, the phase view's automatic levels or None), cut to the coverage
+    when ``fit``; a phase view is computed on the whole canvas first, as the canvas view computes it."""
+    if how == PHASE_VIEWS[0]:
+        canvas = fit_to_coverage(canvas) if fit else canvas
+        return canvas, quantity_of(canvas.image, quantity), None
+    values, levels = canvas_phase_view(canvas, how)
+    if fit:
+        values, canvas = values[coverage_box(canvas)], fit_to_coverage(canvas)
+    return canvas, values, levels
+
+
 def render_canvas_figure(
     canvas: Canvas,
     style: ImageStyle,
@@ -282,13 +318,13 @@ def render_canvas_figure(
 ) -> RenderedFigure:
     """An annotated figure of a canvas (levels auto over covered pixels unless the style fixes them)."""
     overlays = overlays or CanvasOverlays()
-    if options.fit_to_coverage:
-        canvas = fit_to_coverage(canvas)
+    how = options.phase_view if style.quantity == "phase" else PHASE_VIEWS[0]
+    canvas, displayed, view_levels = _displayed(canvas, style.quantity, how, options.fit_to_coverage)
     covered = canvas.weight > COVERED_WEIGHT
-    style = replace(style, per_tile=False).resolved(quantity_of(canvas.image, style.quantity),
-                                                     covered if covered.any() else None)
+    style = replace(style, levels=style.levels or view_levels, per_tile=False).resolved(
+        displayed, covered if covered.any() else None)
     provenance = replace(provenance, stitch=canvas.stitch, crop=canvas.crop)
-    panels, figures = _panels(canvas, style, truth if options.truth else None)
+    panels, figures = _panels(canvas, displayed, style, truth if options.truth else None, how)
 
     h, w = canvas.image.shape
     scale = options.scale or panel_scale(canvas)
@@ -297,7 +333,8 @@ def render_canvas_figure(
     block_w, block_h = AXIS_LEFT + pw + side, PANEL_TITLE + ph + AXIS_BOTTOM
     stacked = pw > STACK_ASPECT * ph
     n_across, n_down = (1, len(panels)) if stacked else (len(panels), 1)
-    text = provenance.lines() + [style.describe() + " · grey: not covered"]
+    phase_note = "" if how == PHASE_VIEWS[0] else f" · phase view: {how}"
+    text = provenance.lines() + [style.describe() + phase_note + " · grey: not covered"]
     if canvas.mirrored:
         text.append("mirrored canvas (PtychoPINN CLI replica): axes run right-to-left and bottom-to-top")
     width = max(2 * MARGIN + block_w * n_across, MIN_WIDTH)
@@ -325,7 +362,8 @@ def render_canvas_figure(
     metadata = {
         "kind": "canvas",
         "heading": heading,
-        "style": {"quantity": style.quantity, "colormap": style.cmap, "levels": list(style.levels)},
+        "style": {"quantity": style.quantity, "colormap": style.cmap, "levels": list(style.levels),
+                  "phase_view": how},
         "canvas": {"shape": [h, w], "center_xy": list(canvas.center_xy), "stitch": canvas.stitch,
                    "crop": canvas.crop, "mirrored": canvas.mirrored, "scale": scale},
         "comparison": figures,

@@ -14,6 +14,7 @@ import numpy as np
 
 from ptycho_gui.engine.stitching import COVERED_WEIGHT, dirty_tile_slices
 from ptycho_gui.render.colormaps import LEVEL_SAMPLES, auto_levels, quantity_of
+from ptycho_gui.render.complex_display import PHASE_VIEWS, phase_view
 from ptycho_gui.types import Canvas
 
 
@@ -26,6 +27,19 @@ def canvas_quantity(canvas: Canvas, quantity: str, rows: slice = slice(None), co
         return np.nan_to_num(np.asarray(canvas.weight[rows, cols], dtype=np.float32), nan=0.0, posinf=0.0,
                              neginf=0.0)
     return quantity_of(canvas.image[rows, cols], quantity)
+
+
+def canvas_phase_view(canvas: Canvas, how: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """(float32 phase, automatic levels) of a canvas as the canvas view draws it in phase view ``how``.
+
+    'wrapped ±π' is the raw angle with no levels of its own (None: the usual ±π); the other ``PHASE_VIEWS``
+    remove the global offset over the pixels any crop reached (weight > 0), unwrap when asked, and take robust
+    levels there — computed over the whole canvas, so an export cut to the coverage shows the same numbers.
+    """
+    if how == PHASE_VIEWS[0]:
+        return quantity_of(canvas.image, "phase"), None
+    reached = canvas.weight > 0
+    return phase_view(canvas.image, reached if reached.any() else None, how)
 
 
 def uncovered_mask(weight: np.ndarray) -> np.ndarray:

@@ -21,6 +21,9 @@ COMPLEX_MODES: tuple[str, ...] = ("amplitude", "phase", "real", "imaginary", "co
 PHASE_VIEWS: tuple[str, ...] = ("wrapped ±π", "auto (offset removed)", "auto, unwrapped")
 """How a phase view draws phase: raw angle on ±π, or with the global offset removed on robust levels
 (the Compare dock's rule), optionally unwrapped."""
+PHASE_VIEW_NAMES: dict[str, str] = {"wrapped": PHASE_VIEWS[0], "offset-removed": PHASE_VIEWS[1],
+                                    "unwrapped": PHASE_VIEWS[2]}
+"""Command-line names of ``PHASE_VIEWS`` (``ptycho-inspect export --phase-view``)."""
 
 
 def phase_offset(values: np.ndarray, mask: np.ndarray | None = None) -> float:

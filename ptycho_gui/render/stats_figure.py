@@ -8,18 +8,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ptycho_gui.render.annotations import (
-    SMALL_PX,
-    TEXT_PX,
-    PixelLayout,
-    Provenance,
-    draw_title_block,
-    title_block_height,
-)
+from ptycho_gui.render.annotations import SMALL_PX, TEXT_PX, PixelLayout, Provenance
 from ptycho_gui.render.figure import RenderedFigure
-from ptycho_gui.render.patch_grid import wrap_lines
+from ptycho_gui.render.figure_layout import FIGURE_MARGIN, titled_layout
 
-MARGIN = 16
 WIDTH, PANEL_HEIGHT = 1200, 300
 HISTOGRAM_BINS = 100
 CURVE_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -85,13 +77,9 @@ def render_statistics_figure(
         raise ValueError(f"statistics lack {', '.join(missing)}")
     computed = np.isfinite(np.asarray(stats["global_mean"], dtype=np.float64))
     text = provenance.lines() + [f"{int(computed.sum())} of {computed.size} batches computed"]
-    text = wrap_lines(text, WIDTH - 2 * MARGIN) if options.title else []
-    title_h = title_block_height(len(text)) + 36 if options.title else 20
-    height = MARGIN + title_h + 2 * PANEL_HEIGHT + MARGIN
-    layout = PixelLayout(WIDTH, height, options.dpi)
-    if options.title:
-        draw_title_block(layout, MARGIN, MARGIN, heading, text)
-    top, bottom = 1 - (MARGIN + title_h) / height, (MARGIN + 44) / height
+    layout, body_top = titled_layout(WIDTH, 2 * PANEL_HEIGHT, heading, text, options.title, options.dpi,
+                                     title_gap=36, untitled_top=20)
+    top, bottom = 1 - body_top / layout.height, (FIGURE_MARGIN + 44) / layout.height
     grid = layout.figure.add_gridspec(2, 3, left=0.06, right=0.985, top=top, bottom=bottom, hspace=0.42, wspace=0.22)
     axes = [layout.figure.add_subplot(grid[i // 3, i % 3]) for i in range(6)]
     for ax, (title, series) in zip(axes[: len(CURVE_PANELS)], CURVE_PANELS, strict=True):
