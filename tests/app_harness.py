@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QGuiApplication
 
 from ptycho_gui.app.main_window import MainWindow
 from ptycho_gui.engine.run import InferenceRun
@@ -93,3 +94,19 @@ def process_events() -> None:
     """Deliver every posted event (queued signals from finished threads included) and process the rest."""
     QCoreApplication.sendPostedEvents()
     QCoreApplication.processEvents()
+
+
+def sync_with_display(qtbot, window: MainWindow) -> None:
+    """Settle, wait for the X server to answer every request made so far and deliver what it sent back.
+
+    ``QGuiApplication.sync`` is a round trip to the window system (no fixed wait): resizes, maps and exposes
+    of the window and of floating docks are all in once it returns; floating docks are then waited on until
+    they are exposed.
+    """
+    settle(qtbot, window)
+    QGuiApplication.sync()
+    settle(qtbot, window)
+    for dock in window.docks.values():
+        if dock.isFloating() and dock.isVisible():
+            qtbot.waitExposed(dock)
+    settle(qtbot, window)

@@ -13,15 +13,29 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from generated_files import GeneratedFiles, write_generated_files
+
+# pytest-xdist runs the tests in one worker process per core (pyproject addopts): each worker and every
+# subprocess a test starts computes on one thread, so the workers do not fight over the cores.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """The pytest-xdist process that only hands tests to the workers (it runs none and starts no X server)."""
+    return config.getoption("dist", "no") != "no" and "PYTEST_XDIST_WORKER" not in os.environ
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """GUI tests use the X server pytest-xvfb started (xcb); offscreen only where xcb cannot start here."""
+    """GUI tests use the X server pytest-xvfb started (xcb); offscreen only where xcb cannot start here.
+
+    The xdist controller is skipped: its environment is the workers', and each worker starts its own X server.
+    """
     from ptycho_gui.app.platform_check import platform_problem
 
-    if platform_problem() is not None:
+    if not _is_xdist_controller(config) and platform_problem() is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 

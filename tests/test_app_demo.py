@@ -27,31 +27,26 @@ def test_no_files_opens_the_demo_and_the_scripted_run_writes_a_screenshot(tmp_pa
     assert not image.isNull() and image.width() >= 800
 
 
-def test_demo_window_is_titled_as_demo_and_its_canvas_resembles_the_object(qtbot, make_window):
+def test_demo_window_is_titled_as_demo_and_its_canvas_and_drawn_canvas_resemble_the_object(qtbot, make_window):
+    """One demo run (every scan position in one batch) checks the title, the canvas and the drawn canvas."""
+    from ptycho_gui.demo.quality import object_under_canvas
+    from ptycho_gui.engine.stitching import COVERED_WEIGHT
+
     window = make_window(RunSettings(device="cpu", batch_size=64, num_threads=1))  # every scan position
     assert window.open_demo()
     assert "demo" in window.windowTitle().lower()
+    window.session.set_canvas_colormap("gray")
     run_to_end(qtbot, window)
     canvas = window.session.canvas
     assert amplitude_correlation(canvas, demo_object()) >= 0.8
     shown = window.session.canvas_image()
     np.testing.assert_allclose(shown.image[canvas.weight > 0], np.abs(canvas.image)[canvas.weight > 0], rtol=1e-6)
 
-
-def test_the_drawn_demo_canvas_correlates_with_the_object(qtbot, make_window):
-    from ptycho_gui.demo.quality import object_under_canvas
-    from ptycho_gui.engine.stitching import COVERED_WEIGHT
-
-    window = make_window(RunSettings(device="cpu", batch_size=64, num_threads=1))
-    assert window.open_demo()
-    window.session.set_canvas_colormap("gray")
-    run_to_end(qtbot, window)
     item = window.views["canvas"].plot.image
     item.render()
     drawn = item.qimage.convertToFormat(QImage.Format.Format_Grayscale8)
     pixels = np.frombuffer(drawn.constBits(), np.uint8, drawn.sizeInBytes()).reshape(drawn.height(), -1)
     pixels = pixels[:, : drawn.width()].astype(float)
-    canvas = window.session.canvas
     assert pixels.shape == canvas.image.shape
     covered = canvas.weight > COVERED_WEIGHT
     truth = np.abs(object_under_canvas(canvas, demo_object()))

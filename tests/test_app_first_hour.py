@@ -150,18 +150,17 @@ def _spans(window) -> dict[str, float]:
 
 
 def test_reset_layout_floating_and_resizing_keep_each_images_zoom(qtbot, make_window, bundle_path, dataset_path):
-    from app_harness import run_to_end, settle
+    from app_harness import run_to_end, sync_with_display
 
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     run_to_end(qtbot, window)
-    qtbot.wait(200)
+    sync_with_display(qtbot, window)
     before = _spans(window)
     assert all(0 < span < 2000 for span in before.values()), before
 
     def check(what: str) -> None:
-        settle(qtbot, window)
-        qtbot.wait(300)
+        sync_with_display(qtbot, window)
         after = _spans(window)
         for name, span in after.items():
             assert span < 4 * before[name], f"{name} zoomed out after {what}: {before[name]:.0f} -> {span:.0f} px"
@@ -264,7 +263,7 @@ def test_the_run_dock_sets_neighbours_seed_groups_file_and_normalization_like_th
 
 
 def test_statistics_are_usable_in_a_1366x768_window(qtbot, settings_path, bundle_path, dataset_path):
-    from app_harness import TEST_SETTINGS, run_to_end
+    from app_harness import TEST_SETTINGS, run_to_end, sync_with_display
     from PySide6.QtCore import QSettings
 
     from ptycho_gui.app.main_window import MainWindow
@@ -279,7 +278,7 @@ def test_statistics_are_usable_in_a_1366x768_window(qtbot, settings_path, bundle
     try:
         open_fixture(window, bundle_path, dataset_path)
         run_to_end(qtbot, window)
-        qtbot.wait(200)
+        sync_with_display(qtbot, window)
         stats = window.views["statistics"]
         for plot in (*stats.plots, stats.histogram_plot):
             box = plot.getViewBox()

@@ -3,6 +3,9 @@
 PySide6 6.12.0 on Python 3.11 loses a reference to ``True`` on every Python-side ``Signal.emit()``
 (and to ``None`` while pyqtgraph paints); a live viewer then aborts after a few hundred update
 cycles. These tests fail fast on such a build instead of letting users crash.
+
+The soak runs 1,000 update cycles: about three times the ~350 after which the broken build aborted
+(the Qt stack guide's refcount finding), where it would also have lost over 10,000 references to ``True`` (the bound is 1,000).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 from app_harness import RUN_TIMEOUT_MS, open_fixture, process_events
 from PySide6.QtCore import QObject, Signal
 
-SOAK_UPDATES = 5000
+SOAK_UPDATES = 1000
 PAINT_EVERY = 25
 
 
@@ -28,7 +31,7 @@ def test_signal_emit_does_not_leak_true_refcount(qapp):
     assert sys.getrefcount(True) - before > -50
 
 
-def test_soak_of_5000_view_updates(qtbot, make_window, bundle_path, dataset_path):
+def test_soak_of_1000_view_updates(qtbot, make_window, bundle_path, dataset_path):
     window = make_window()
     open_fixture(window, bundle_path, dataset_path)
     session = window.session

@@ -299,7 +299,7 @@ def test_training_recipes_keep_the_gridsize_1_demo_and_refuse_other_gridsizes():
     with pytest.raises(ValueError, match="gridsize"):
         training_recipe(3)
     scan = simulate_scan(TINY, 0)
-    result = train_network(scan, replace(training_recipe(1), epochs=1, batch_size=4))
+    result = train_network(scan, replace(training_recipe(1), epochs=1, batch_size=4, tile_epochs=1))  # both stages, once
     assert result.n_groups == len(scan.xcoords) and result.network.config.C == 1
 
 

@@ -205,7 +205,7 @@ def _limit_file_size() -> None:
 
 def test_full_disk_exits_3_with_nothing_half_written(tmp_path):
     out = tmp_path / "out"
-    process = _start_run(out, preexec=_limit_file_size)
+    process = _start_run(out, "--n-groups", "16", preexec=_limit_file_size)  # a small run: the write is tested
     err = process.communicate(timeout=600)[1]
     assert process.returncode == 3, err  # not -11: no h5py handle outlives the failed file
     lines = [line for line in err.splitlines() if line.startswith("ptycho-inspect:")]
