@@ -129,8 +129,10 @@ class Session(QObject):
 
     sigFilesChanged = Signal()
     """A checkpoint or dataset was opened."""
+    sigResultsCleared = Signal()
+    """Every result was dropped (a re-plan began): work on the old results must stop."""
     sigPlanChanged = Signal()
-    """A new plan (InferenceRun) replaced the old one; every result was cleared."""
+    """A re-plan ended: ``run`` is the new plan (None when the files cannot be planned); emitted once per re-plan."""
     sigRunStateChanged = Signal(str)
     sigBatchComputed = Signal(int)
     """A batch finished computing (statistics and progress changed)."""
@@ -249,26 +251,35 @@ class Session(QObject):
         """Drop every result and plan the run of the loaded files; on an error the session stays 'empty'.
 
         Grouping, the pattern-energy pass and the allocations run as a background job (the event loop
-        turns meanwhile); a newer ``replan`` supersedes this one. Raises IncompatibleInputsError or
-        ValueError when the files or settings cannot be run together.
+        turns meanwhile); a newer ``replan`` supersedes this one. ``sigResultsCleared`` fires as the old
+        results go, ``sigPlanChanged`` once the outcome is known (a plan, or none after an error; a
+        superseded replan leaves it to the newer one). Raises IncompatibleInputsError or ValueError when
+        the files or settings cannot be run together.
         """
         self.shutdown()
         self.run = None
         self._clear_results()
         self._set_state("empty")
-        self.sigPlanChanged.emit()
+        superseded = False
+        try:
+            self._plan_loaded_files()
+        except JobCancelled:
+            superseded = True
+        finally:
+            if not superseded:
+                self.sigPlanChanged.emit()
+        if self.run is not None and not superseded:
+            self._emit_progress()
+            self._refresh_canvas()
+
+    def _plan_loaded_files(self) -> None:
+        """Plan the loaded files in a background job (nothing without both); raises JobCancelled when superseded."""
         if self.model is None or self.dataset is None:
             return
         self.sigStatus.emit("planning the run…")
         job = self._plan_jobs.submit(run_results.plan, self.model, self.dataset, self.settings)
-        try:
-            self.run, self.results = job.outcome()
-        except JobCancelled:
-            return
+        self.run, self.results = job.outcome()
         self._set_state("ready")
-        self.sigPlanChanged.emit()
-        self._emit_progress()
-        self._refresh_canvas()
 
     def _clear_results(self) -> None:
         self._stitch_jobs.cancel()
@@ -287,6 +298,7 @@ class Session(QObject):
         self._groups_done = 0
         self.patch_display.levels = None
         self.canvas_display.levels = None
+        self.sigResultsCleared.emit()
         self.sigBatchChanged.emit(None)
         self.sigSelectionChanged.emit(None)
         self.sigCanvasChanged.emit(None)
