@@ -12,7 +12,7 @@ reproduces what is on screen. The state a view or an exporter may read:
   computed patch), ``history`` (StatsHistory), ``done`` (batch indices computed), ``stitcher``;
   ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
 - ``current`` (the BatchResult shown), ``selection`` (PatchSelection or None), ``follow_live``;
-- ``patch_display`` / ``canvas_display``: the style objects (``app/view_styles.py``);
+- ``patch_display`` / ``canvas_display`` / ``compare_display``: the style objects (``app/view_styles.py``);
 - ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact pictures the views draw
   (``app/pictures.py``; reading them changes nothing), ``drawn_levels(kind)`` their levels.
 
@@ -44,6 +44,7 @@ from ptycho_gui.app.pictures import canvas_rect as canvas_rect
 from ptycho_gui.app.redraw_queue import RedrawQueue
 from ptycho_gui.app.run_controller import Progress, RunController, default_num_threads
 from ptycho_gui.app.view_styles import CanvasDisplay as CanvasDisplay
+from ptycho_gui.app.view_styles import CompareDisplay
 from ptycho_gui.app.view_styles import PatchDisplay as PatchDisplay
 from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS
 from ptycho_gui.engine.patch_store import PatchStore
@@ -109,6 +110,7 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.compare_display = CompareDisplay()
         self.canvas_picture = CanvasPicture()
         """The canvas view's picture, recomputed only in the tiles each refresh changed."""
         self.truth_levels: tuple[float, float] | None = None
