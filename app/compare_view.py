@@ -1,7 +1,9 @@
 """The Compare dock: the reconstruction against a reference (objectGuess, a saved reconstruction, a second checkpoint).
 
 Reconstruction (registered, scale, offset and ramp removed) and reference share one colour range, automatic
-or typed; the error map has its own symmetric range. The metrics table and the FRC curve show
+or typed; the error map has its own symmetric range. What is shown and how (mode, colormap, levels mode and
+typed ranges, unwrapping) is the session's ``compare_display`` style object (``app/view_styles.py``), like
+every image view's; the exported comparison is drawn from the same figure, colormap included. The metrics table and the FRC curve show
 ``ptycho_gui.analysis.comparison``'s result. Comparisons run on a background thread whenever the canvas
 changes; the dock always shows the last finished one, and at most one more is queued. A saved
 reconstruction (a sweep row) can take the live canvas's place until "Back to the run" or new files.
@@ -44,11 +46,12 @@ from ptycho_gui.app.compare_model import (
     saved_subject,
     truth_reference,
 )
-from ptycho_gui.app.controls import compact_combo, labelled
+from ptycho_gui.app.controls import compact_combo, labelled, set_combo
+from ptycho_gui.app.display import COLORMAPS
 from ptycho_gui.app.plot_helpers import TITLE_SIZE, ImagePlot, ViewLink, install_export_action
 from ptycho_gui.app.roi_tools import RoiTools
 from ptycho_gui.app.session import Session, canvas_rect
-from ptycho_gui.export.comparison_figure import COLORMAP_OF_MODE, ERROR_COLORMAP
+from ptycho_gui.export.comparison_figure import ERROR_COLORMAP
 from ptycho_gui.render.colormaps import parse_levels
 from ptycho_gui.render.complex_display import COMPLEX_MODES, phase_wheel
 
@@ -62,6 +65,11 @@ def uncompared_overlay(mask: np.ndarray) -> np.ndarray:
     rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
     rgba[~mask] = UNCOMPARED_RGBA
     return rgba
+
+
+def _levels_text(levels: tuple[float, float] | None) -> str:
+    """A range as the range boxes show it: 'auto' or 'LO:HI'."""
+    return "auto" if levels is None else f"{levels[0]}:{levels[1]}"
 
 
 def wheel_pixmap(size: int = WHEEL_PX) -> QPixmap:
@@ -81,6 +89,8 @@ class CompareView(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self._session = session
+        self.style = session.compare_display
+        """The dock's style object (shared with the session, read by exports through the figure it shapes)."""
         self.state = CompareState()
         self.queue = BackgroundQueue(self)
         self.figure: CompareFigure | None = None
@@ -96,6 +106,8 @@ class CompareView(QWidget):
         self.back_to_run.setToolTip("compare the live run's canvas again instead of the saved reconstruction")
         self.back_to_run.setVisible(False)
         self.mode = compact_combo(COMPLEX_MODES, "what to show of the complex images")
+        self.colormap = compact_combo(COLORMAPS, "colormap of reconstruction and reference ('twilight' is cyclic, "
+                                                 "for phase)")
         self.unwrap = QCheckBox("unwrap")
         self.unwrap.setToolTip("unwrap the phase (scikit-image unwrap_phase) before showing it")
         self.levels_edit = QLineEdit("auto")
@@ -142,7 +154,8 @@ class CompareView(QWidget):
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
-        for widget in (labelled("Show", self.mode), self.unwrap, labelled("Range", self.levels_edit),
+        for widget in (labelled("Show", self.mode), labelled("Map", self.colormap), self.unwrap,
+                       labelled("Range", self.levels_edit),
                        labelled("Error range", self.error_levels_edit), self.use_truth, self.back_to_run):
             controls.addWidget(widget)
         controls.addWidget(self.reference_label, 1)
@@ -173,8 +186,10 @@ class CompareView(QWidget):
             install_export_action(plot.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
         self.use_truth.clicked.connect(self.use_ground_truth)
         self.back_to_run.clicked.connect(self.use_ground_truth)
-        self.mode.currentTextChanged.connect(lambda _text: self._refigure())
-        self.unwrap.toggled.connect(lambda _on: self._refigure())
+        self._sync_controls()
+        self.mode.currentTextChanged.connect(self._set_mode)
+        self.colormap.currentTextChanged.connect(self._set_colormap)
+        self.unwrap.toggled.connect(self._set_unwrap)
         self.levels_edit.editingFinished.connect(self._refigure)
         self.error_levels_edit.editingFinished.connect(self._refigure)
         session.sigFilesChanged.connect(self._on_files_changed)
@@ -293,14 +308,52 @@ class CompareView(QWidget):
         if self._stale:
             self.request_comparison()
 
-    def _figure_options(self) -> tuple | None:
+    # ------------------------------------------------------------------ the style object
+    def _sync_controls(self) -> None:
+        """Show the style's choices in the controls (without emitting their change signals)."""
+        style = self.style
+        set_combo(self.mode, style.quantity)
+        set_combo(self.colormap, style.colormap)
+        self.unwrap.blockSignals(True)
+        self.unwrap.setChecked(style.unwrap)
+        self.unwrap.blockSignals(False)
+        self.levels_edit.setText(_levels_text(style.locked_levels))
+        self.error_levels_edit.setText(_levels_text(style.error_levels))
+
+    @Slot(str)
+    def _set_mode(self, mode: str) -> None:
+        self.style.quantity = mode
+        set_combo(self.colormap, self.style.colormap)
+        self._refigure()
+
+    @Slot(str)
+    def _set_colormap(self, name: str) -> None:
+        self.style.colormaps[self.style.quantity] = name
+        self._refigure()
+
+    @Slot(bool)
+    def _set_unwrap(self, unwrap: bool) -> None:
+        self.style.unwrap = bool(unwrap)
+        self._refigure()
+
+    def _read_ranges(self) -> bool:
+        """Put the typed ranges into the style (False, with the reason in the status line, when one is not a range)."""
         try:
             levels = parse_levels(self.levels_edit.text())
             error_levels = parse_levels(self.error_levels_edit.text())
         except ValueError as exc:
             self.status.setText(str(exc))
+            return False
+        self.style.levels, self.style.levels_mode = levels, "auto" if levels is None else "locked"
+        self.style.error_levels = error_levels
+        return True
+
+    def _figure_options(self) -> tuple | None:
+        """``compare_figure``'s options from the style: mode, unwrap, levels, error levels, colormap."""
+        if not self._read_ranges():
             return None
-        return self.mode.currentText(), self.unwrap.isChecked(), levels, error_levels
+        style = self.style
+        return style.quantity, style.unwrap, style.locked_levels, style.error_levels, style.colormap
 
     @Slot()
     def _refigure(self) -> None:
@@ -357,7 +410,7 @@ class CompareView(QWidget):
                 plot.image.setRect(QRectF(*self._rect))
                 plot.colorbar.setVisible(False)
             else:
-                plot.set_colormap(COLORMAP_OF_MODE[figure.mode])
+                plot.set_colormap(figure.colormap)
                 plot.show_image(np.nan_to_num(values), figure.levels, self._rect)
             plot.set_title(titles[name])
             self.uncompared[name].setImage(uncompared_overlay(self.state.comparison.mask), autoLevels=False)

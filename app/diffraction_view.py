@@ -101,6 +101,10 @@ class DiffractionView(QWidget):
         self.tracker = ResidualTracker(run) if run is not None else None
         self.shown = None
         self.worst.clear()
+        self._session.redraws.request((self, "plan"), self._draw_plan)
+
+    def _draw_plan(self) -> None:
+        """Draw what a new plan shows (the selection, if any) and let the Statistics dock drop the old residuals."""
         self.draw_selection()
         self.sigResidualChanged.emit()
 

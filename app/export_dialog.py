@@ -198,7 +198,7 @@ class ExportDialog(QDialog):
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.refresh_preview)
         self._connect_changes()
-        session.sigPlanChanged.connect(self.cancel_export)
+        session.sigResultsCleared.connect(self.cancel_export)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)

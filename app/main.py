@@ -25,7 +25,7 @@ from ptycho_gui.app.latency import LatencyMonitor
 from ptycho_gui.app.main_window import APP_NAME, MainWindow
 from ptycho_gui.app.platform_check import platform_problem
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
-from ptycho_gui.app.session import default_num_threads
+from ptycho_gui.app.run_controller import default_num_threads
 from ptycho_gui.cli.common import add_run_options, one_line, settings_from_args
 
 EXIT_OK, EXIT_PLATFORM, EXIT_INPUT, EXIT_RUN = 0, 2, 3, 4

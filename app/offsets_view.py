@@ -204,6 +204,10 @@ class OffsetsView(QWidget):
 
     @Slot()
     def _on_plan_changed(self) -> None:
+        self._session.redraws.request((self, "plan"), self._draw_plan)
+
+    def _draw_plan(self) -> None:
+        """Draw every scan position (and group links), fit the view and the table's columns, then the batch."""
         run = self._session.run
         if run is None:
             self.all_links.setData([], [])

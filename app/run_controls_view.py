@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from ptycho_gui.app.discard_prompt import confirm_discard
-from ptycho_gui.app.session import Progress, Session
+from ptycho_gui.app.run_controller import Progress
+from ptycho_gui.app.session import Session
 from ptycho_gui.engine.device import DeviceUnavailableError, available_devices
 from ptycho_gui.errors import PtychoGuiError
 

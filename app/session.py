@@ -6,33 +6,34 @@ reproduces what is on screen. The state a view or an exporter may read:
 
 - ``model`` (LoadedModel), ``dataset`` (ScanDataset), ``settings`` (RunSettings: device, batch size,
   stitch mode, crop, torch threads), ``run`` (the InferenceRun plan: groups, positions, input scale);
-- ``state``: one of ``RUN_STATES``;
+- ``state``: one of ``RUN_STATES`` (``app/run_controller.py``); ``run`` and ``state`` are the run controller's (``runner``,
+  ``app/run_controller.py``: the plan, the worker, batch requests, run state and progress);
 - ``results`` (the Qt-free ``RunResults`` store) and, read through it, ``store`` (PatchStore of every
   computed patch), ``history`` (StatsHistory), ``done`` (batch indices computed), ``stitcher``;
   ``canvas`` (the stitched Canvas, mode ``settings.stitch``, crop ``settings.crop``);
 - ``current`` (the BatchResult shown), ``selection`` (PatchSelection or None), ``follow_live``;
-- ``patch_display`` / ``canvas_display``: the style objects (``app/view_styles.py``);
+- ``patch_display`` / ``canvas_display`` / ``compare_display``: the style objects (``app/view_styles.py``);
 - ``patch_mosaic()``, ``canvas_image()``, ``ground_truth_image()``: the exact pictures the views draw
   (``app/pictures.py``; reading them changes nothing), ``drawn_levels(kind)`` their levels.
 
+The session composes the run controller, the results store, the style objects, the picture functions
+and the selection, and keeps the batches shown (navigation, the recently-shown cache, the live canvas).
 Opening files, planning and re-stitching run as background jobs (``app/jobs.py``); the methods wait for
 them with the event loop turning, so their callers keep a synchronous API and the window stays live.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from ptycho_gui.app.batch_cache import BatchCache
 from ptycho_gui.app.jobs import Job, JobCancelled, JobLane
 from ptycho_gui.app.pictures import MosaicImage as MosaicImage
 from ptycho_gui.app.pictures import ObjectImage as ObjectImage
@@ -41,11 +42,11 @@ from ptycho_gui.app.pictures import canvas_object_xy as canvas_object_xy
 from ptycho_gui.app.pictures import canvas_picture, mosaic_picture, truth_picture
 from ptycho_gui.app.pictures import canvas_rect as canvas_rect
 from ptycho_gui.app.redraw_queue import RedrawQueue
+from ptycho_gui.app.run_controller import Progress, RunController, default_num_threads
 from ptycho_gui.app.view_styles import CanvasDisplay as CanvasDisplay
+from ptycho_gui.app.view_styles import CompareDisplay
 from ptycho_gui.app.view_styles import PatchDisplay as PatchDisplay
-from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS, WorkerController
-from ptycho_gui.engine import results as run_results
-from ptycho_gui.engine.device import device_label, memory_in_use
+from ptycho_gui.app.worker import SHUTDOWN_WAIT_MS
 from ptycho_gui.engine.patch_store import PatchStore
 from ptycho_gui.engine.results import RunResults
 from ptycho_gui.engine.run import InferenceRun
@@ -56,21 +57,10 @@ from ptycho_gui.io.datasets import ScanDataset, open_dataset
 from ptycho_gui.render.canvas_picture import CanvasPicture
 from ptycho_gui.types import BatchResult, Canvas, RunSettings
 
-RUN_STATES = ("empty", "ready", "running", "paused", "stopped", "finished")
-"""empty: checkpoint or dataset missing; ready: planned, nothing running; the rest as named."""
-CACHE_BYTES = 128 << 20
-"""Budget of the recently-shown batch cache (every patch is also in the PatchStore)."""
 CANVAS_REFRESH_MS = 100
 """The live canvas is re-rendered at most this often (stitching itself happens per batch) ..."""
 CANVAS_TIME_SHARE = 0.1
 """... and less often when rendering it is slow, so it never takes more than this share of the GUI thread."""
-INPUT_BATCHES_CACHED = 4
-
-
-def default_num_threads() -> int:
-    """torch threads for CPU runs: every core this process may use but one, which is left to the GUI."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1)
 
 
 @dataclass(frozen=True)
@@ -81,56 +71,15 @@ class PatchSelection:
     channel: int
 
 
-@dataclass
-class Progress:
-    """Run progress for progress bars and status lines."""
-
-    done: int
-    total: int
-    patterns_per_second: float | None
-    seconds_left: float | None
-
-
-class _BatchCache:
-    """An LRU of recently shown BatchResults bounded in bytes (always keeping the newest), and raw inputs."""
-
-    def __init__(self, budget_bytes: int = CACHE_BYTES):
-        self._budget = budget_bytes
-        self._results: OrderedDict[int, BatchResult] = OrderedDict()
-        self._inputs: OrderedDict[int, np.ndarray] = OrderedDict()
-
-    def get(self, index: int) -> BatchResult | None:
-        result = self._results.get(index)
-        if result is not None:
-            self._results.move_to_end(index)
-        return result
-
-    def put(self, result: BatchResult) -> None:
-        self._results[result.index] = result
-        self._results.move_to_end(result.index)
-        while len(self._results) > 1 and sum(r.patches.nbytes for r in self._results.values()) > self._budget:
-            self._results.popitem(last=False)
-
-    def inputs(self, index: int) -> np.ndarray | None:
-        return self._inputs.get(index)
-
-    def put_inputs(self, index: int, inputs: np.ndarray) -> None:
-        self._inputs[index] = inputs
-        while len(self._inputs) > INPUT_BATCHES_CACHED:
-            self._inputs.popitem(last=False)
-
-    def clear(self) -> None:
-        self._results.clear()
-        self._inputs.clear()
-
-
 class Session(QObject):
-    """Owns files, plan, worker, patch store, stitcher, statistics, current batch and selection."""
+    """Owns the files and composes the run controller, the results store, the view styles and the selection."""
 
     sigFilesChanged = Signal()
     """A checkpoint or dataset was opened."""
+    sigResultsCleared = Signal()
+    """Every result was dropped (a re-plan began): work on the old results must stop."""
     sigPlanChanged = Signal()
-    """A new plan (InferenceRun) replaced the old one; every result was cleared."""
+    """A re-plan ended: ``run`` is the new plan (None when the files cannot be planned); emitted once per re-plan."""
     sigRunStateChanged = Signal(str)
     sigBatchComputed = Signal(int)
     """A batch finished computing (statistics and progress changed)."""
@@ -153,8 +102,6 @@ class Session(QObject):
         self.settings = settings or RunSettings(num_threads=default_num_threads())
         self.model: LoadedModel | None = None
         self.dataset: ScanDataset | None = None
-        self.run: InferenceRun | None = None
-        self.state = "empty"
         self.results: RunResults | None = None
         """Patches, statistics and stitcher of the planned run (the Qt-free results store)."""
         self.canvas: Canvas | None = None
@@ -163,26 +110,23 @@ class Session(QObject):
         self.follow_live = True
         self.patch_display = PatchDisplay()
         self.canvas_display = CanvasDisplay()
+        self.compare_display = CompareDisplay()
         self.canvas_picture = CanvasPicture()
         """The canvas view's picture, recomputed only in the tiles each refresh changed."""
         self.truth_levels: tuple[float, float] | None = None
         """The ground truth's fixed levels (None: automatic)."""
         self.redraws = RedrawQueue(self)
         """Views queue their redraws here so each is painted in its own event-loop turn."""
-        self._cache = _BatchCache()
+        self._cache = BatchCache()
         self._wanted: int | None = None
-        self._active_seconds = 0.0
-        self._active_since: float | None = None
-        self._patterns_this_run = 0
-        self._groups_done = 0
-        self._controller = WorkerController(self)
-        self._controller.sigBatch.connect(self._on_batch)
-        self._controller.sigFetched.connect(self._on_fetched)
-        self._controller.sigStopped.connect(self._on_worker_stopped)
-        self._plan_jobs = JobLane("planning the run", self)
+        self.runner = RunController(lambda: self.done, self)
+        """The plan, the worker thread, batch requests, run state and progress."""
+        self.runner.sigStateChanged.connect(self._on_state_changed)
+        self.runner.sigBatch.connect(self._on_batch)
+        self.runner.sigFetched.connect(self._on_fetched)
+        self.runner.sigRunComplete.connect(self._on_run_complete)
+        self.runner.sigFailed.connect(self._on_failed)
         self._stitch_jobs = JobLane("re-stitching", self)
-        self._controller.sigRunComplete.connect(self._on_run_complete)
-        self._controller.sigFailed.connect(self._on_failed)
         self._canvas_timer = QTimer(self)
         self._canvas_timer.setSingleShot(True)
         self._canvas_timer.timeout.connect(self._queue_canvas_refresh)
@@ -208,7 +152,7 @@ class Session(QObject):
         dataset = Job("opening the dataset", open_dataset, path).start().outcome()
         self.shutdown()
         if self.dataset is not None:
-            self._controller.when_idle(self.dataset.close)
+            self.runner.when_idle(self.dataset.close)
         self.dataset = dataset
         self.sigFilesChanged.emit()
         return dataset
@@ -249,26 +193,33 @@ class Session(QObject):
         """Drop every result and plan the run of the loaded files; on an error the session stays 'empty'.
 
         Grouping, the pattern-energy pass and the allocations run as a background job (the event loop
-        turns meanwhile); a newer ``replan`` supersedes this one. Raises IncompatibleInputsError or
-        ValueError when the files or settings cannot be run together.
+        turns meanwhile); a newer ``replan`` supersedes this one. ``sigResultsCleared`` fires as the old
+        results go, ``sigPlanChanged`` once the outcome is known (a plan, or none after an error; a
+        superseded replan leaves it to the newer one). Raises IncompatibleInputsError or ValueError when
+        the files or settings cannot be run together.
         """
-        self.shutdown()
-        self.run = None
+        self._canvas_timer.stop()
+        self.runner.clear()
         self._clear_results()
-        self._set_state("empty")
-        self.sigPlanChanged.emit()
+        self.runner.set_state("empty")
+        superseded = False
+        try:
+            self._plan_loaded_files()
+        except JobCancelled:
+            superseded = True
+        finally:
+            if not superseded:
+                self.sigPlanChanged.emit()
+        if self.run is not None and not superseded:
+            self._emit_progress()
+            self._refresh_canvas()
+
+    def _plan_loaded_files(self) -> None:
+        """Plan the loaded files in a background job (nothing without both); raises JobCancelled when superseded."""
         if self.model is None or self.dataset is None:
             return
         self.sigStatus.emit("planning the run…")
-        job = self._plan_jobs.submit(run_results.plan, self.model, self.dataset, self.settings)
-        try:
-            self.run, self.results = job.outcome()
-        except JobCancelled:
-            return
-        self._set_state("ready")
-        self.sigPlanChanged.emit()
-        self._emit_progress()
-        self._refresh_canvas()
+        self.results = self.runner.plan(self.model, self.dataset, self.settings)
 
     def _clear_results(self) -> None:
         self._stitch_jobs.cancel()
@@ -281,12 +232,9 @@ class Session(QObject):
         self.follow_live = True
         self._cache.clear()
         self._wanted = None
-        self._active_seconds = 0.0
-        self._active_since = None
-        self._patterns_this_run = 0
-        self._groups_done = 0
         self.patch_display.levels = None
         self.canvas_display.levels = None
+        self.sigResultsCleared.emit()
         self.sigBatchChanged.emit(None)
         self.sigSelectionChanged.emit(None)
         self.sigCanvasChanged.emit(None)
@@ -309,31 +257,30 @@ class Session(QObject):
     def stitcher(self) -> Stitcher | None:
         return self.results.stitcher if self.results is not None else None
 
-    # ------------------------------------------------------------------ run control
+    # ------------------------------------------------------------------ the run, as the run controller drives it
+    @property
+    def run(self) -> InferenceRun | None:
+        """The planned run (None until both files are in and planned)."""
+        return self.runner.run
+
+    @property
+    def state(self) -> str:
+        """One of ``run_controller.RUN_STATES``."""
+        return self.runner.state
+
     @property
     def n_batches(self) -> int:
-        return self.run.n_batches if self.run is not None else 0
+        return self.runner.n_batches
 
     def start(self) -> None:
         """Compute every batch not yet computed, following the newest batch in the views."""
-        if self.run is None or self.state == "running":
-            return
-        if len(self.done) == self.n_batches:
-            self._set_state("finished")
-            return
-        self._ensure_worker()
-        self.follow_live = True
-        self._resume_clock()
-        self._controller.start_run()
-        self._set_state("running")
+        if self.run is not None and self.state != "running" and len(self.done) < self.n_batches:
+            self.follow_live = True
+        self.runner.start()
 
     def pause(self) -> None:
         """Stop starting new batches; stepping still works and the run can be resumed."""
-        if self.state != "running":
-            return
-        self._controller.pause()
-        self._pause_clock()
-        self._set_state("paused")
+        self.runner.pause()
 
     def resume(self) -> None:
         """Continue a paused run."""
@@ -342,11 +289,7 @@ class Session(QObject):
 
     def stop(self) -> None:
         """End the run after the batch in progress; computed results are kept."""
-        if self.state not in ("running", "paused"):
-            return
-        self._controller.pause()
-        self._pause_clock()
-        self._set_state("stopped")
+        self.runner.stop()
 
     def toggle_run(self) -> None:
         """Space-bar behaviour: run when idle, pause when running, resume when paused."""
@@ -359,40 +302,22 @@ class Session(QObject):
         """Stop the worker thread, waiting at most ``timeout_ms`` (False: it is still finishing its batch
         in the background, results ignored; ``worker_busy`` says when it has ended)."""
         self._canvas_timer.stop()
-        stopped = self._controller.shutdown(timeout_ms)
-        if self.state in ("running", "paused"):
-            self._pause_clock()
-            self._set_state("stopped")
-        return stopped
+        return self.runner.shutdown(timeout_ms)
 
     @property
     def worker_busy(self) -> bool:
         """True while any worker thread, a retired one included, is still running."""
-        return self._controller.busy
+        return self.runner.busy
 
     @property
     def sigWorkerStopped(self):
-        """The controller's signal that a worker thread has ended."""
-        return self._controller.sigStopped
+        """The run controller's signal that a worker thread has ended."""
+        return self.runner.worker.sigStopped
 
-    def _ensure_worker(self) -> None:
-        if not self._controller.active and self.run is not None:
-            self._controller.start(self.run, self.done)
-
-    def _set_state(self, state: str) -> None:
-        if state != self.state:
-            self.state = state
-            self.sigRunStateChanged.emit(state)
-            self._emit_progress()
-
-    def _resume_clock(self) -> None:
-        if self._active_since is None:
-            self._active_since = time.perf_counter()
-
-    def _pause_clock(self) -> None:
-        if self._active_since is not None:
-            self._active_seconds += time.perf_counter() - self._active_since
-            self._active_since = None
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        self.sigRunStateChanged.emit(state)
+        self._emit_progress()
 
     # ------------------------------------------------------------------ navigation and selection
     def go_to(self, index: int) -> None:
@@ -406,8 +331,7 @@ class Session(QObject):
         if result is not None:
             self._show(result)
             return
-        self._ensure_worker()
-        self._controller.request(index)
+        self.runner.request(index)
         self.sigStatus.emit(f"computing batch {index} (batches 0–{self.n_batches - 1})…")
 
     def step(self, delta: int) -> None:
@@ -468,20 +392,15 @@ class Session(QObject):
     # ------------------------------------------------------------------ results from the worker
     @Slot(object)
     def _on_batch(self, result: BatchResult) -> None:
-        try:
-            if result.index not in self.done:
-                self._accept(result)
-            if self.follow_live or result.index == self._wanted:
-                self._show(result)
-        finally:
-            self._controller.ack()
+        if result.index not in self.done:
+            self._accept(result)
+        if self.follow_live or result.index == self._wanted:
+            self._show(result)
 
     def _accept(self, result: BatchResult) -> None:
         self.results.accept(result)
         self._cache.put(result)
-        if self._active_since is not None:
-            self._patterns_this_run += int(result.groups.size)
-        self._groups_done += len(result.group_indices)
+        self.runner.count(result)
         self._schedule_canvas()
         self.sigBatchComputed.emit(result.index)
         self._emit_progress()
@@ -489,71 +408,32 @@ class Session(QObject):
     @Slot(object)
     def _on_fetched(self, result: BatchResult) -> None:
         """A batch computed for an export or a preview: kept like any other, but not shown."""
-        try:
-            if result.index not in self.done and self.results is not None:
-                self._accept(result)
-        finally:
-            self._controller.ack()
-
-    @Slot()
-    def _on_worker_stopped(self) -> None:
-        """A worker thread ended: a run it was driving cannot go on."""
-        if not self._controller.active and self.state in ("running", "paused"):
-            self._pause_clock()
-            self._set_state("stopped")
+        if result.index not in self.done and self.results is not None:
+            self._accept(result)
 
     def batch_fetcher(self) -> Callable[[int], BatchResult]:
         """A function computing batch ``index`` through the worker (callable from any thread; exports use it)."""
-        self._ensure_worker()
-        return self._controller.fetch
+        return self.runner.batch_fetcher()
 
     @Slot()
     def _on_run_complete(self) -> None:
-        self._pause_clock()
         self._refresh_canvas()
         self._emit_progress()
-        if self.state in ("running", "paused"):
-            self._set_state("finished")
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
-        self._pause_clock()
-        self._set_state("stopped")
         self.sigError.emit("Inference failed", message, details)
 
     def progress(self) -> Progress:
         """Batches done, throughput (patterns/s over active run time) and time left (only while running)."""
-        elapsed = self._active_seconds
-        if self._active_since is not None:
-            elapsed += time.perf_counter() - self._active_since
-        rate = self._patterns_this_run / elapsed if elapsed > 0 and self._patterns_this_run else None
-        left = None
-        if rate and self.run is not None and self.state == "running":
-            left = (self.run.n_groups - self._groups_done) * self.run.groups.shape[1] / rate
-        return Progress(len(self.done), self.n_batches, rate, left)
+        return self.runner.progress()
 
     def _emit_progress(self) -> None:
         self.sigProgress.emit(self.progress())
 
     def device_status(self) -> str:
         """'device · memory' text for the status bar."""
-        if self.run is None:
-            return f"device {self.settings.device}"
-        used = memory_in_use(self.run.device)
-        if used is None:
-            used = _process_rss()
-            where = "process"
-        else:
-            where = "device"
-        memory = f" · {where} memory {used / 2**20:,.0f} MiB" if used is not None else ""
-        return f"{device_label(self.run.device)}{self._threads_text()}{memory}"
-
-    def _threads_text(self) -> str:
-        """' · N torch threads' for CPU runs (all cores but one by default), else ''."""
-        if self.run is None or self.run.device.type != "cpu":
-            return ""
-        threads = self.settings.num_threads or torch.get_num_threads()
-        return f" · {threads} torch thread{'s' if threads != 1 else ''}"
+        return self.runner.device_status(self.settings)
 
     # ------------------------------------------------------------------ stitching
     def set_stitch(self, stitch: str | None = None, crop: int | None = None) -> None:
@@ -717,12 +597,3 @@ class Session(QObject):
             return picture.levels
         return (self.patch_display if kind == "patches" else self.canvas_display).locked_levels
 
-
-def _process_rss() -> int | None:
-    """Resident memory of this process in bytes (Linux /proc), or None elsewhere."""
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")

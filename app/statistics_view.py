@@ -86,7 +86,7 @@ class StatisticsView(QWidget):
         self.markers: list[pg.InfiniteLine] = []
         self.plots: list[pg.PlotItem] = []
         self._y_ranges: list[tuple[float, float] | None] = []
-        self._curves_stale = self._batch_stale = False
+        self._curves_stale = self._batch_stale = self._plan_stale = False
         self._residual: tuple[np.ndarray, np.ndarray] | None = None
         """The residual curve waiting for the next paced refresh (None: drawn)."""
         self._histogram_range: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None)
@@ -154,10 +154,15 @@ class StatisticsView(QWidget):
 
     @Slot()
     def _on_plan_changed(self) -> None:
+        self._plan_stale = self._curves_stale = True
+        self._request_refresh()
+
+    def _fit_batches(self) -> None:
+        """Span every plot's x axis over the plan's batches."""
+        self._plan_stale = False
         last = max(1, self._session.n_batches) - 1
         for plot in self.plots:
             plot.setXRange(-0.5, last + 0.5, padding=0.02)
-        self.redraw_curves()
 
     @Slot(int)
     def _on_batch_computed(self, _index: int) -> None:
@@ -169,6 +174,8 @@ class StatisticsView(QWidget):
         self._session.redraws.request((self, "refresh"), self._refresh, min_interval_ms=REFRESH_MS)
 
     def _refresh(self) -> None:
+        if self._plan_stale:
+            self._fit_batches()
         if self._curves_stale:
             self.redraw_curves()
         if self._batch_stale:
@@ -188,7 +195,7 @@ class StatisticsView(QWidget):
         """Redraw every statistics curve from the session's history (live: at most every REFRESH_MS)."""
         self._curves_stale = False
         history = self._session.history
-        if history is None:
+        if history is None or not history.recorded.any():
             for curve in self.curves.values():
                 curve.setData([], [])
             for symbols in self.symbols:

@@ -41,13 +41,25 @@ class SummaryView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tree)
-        session.sigFilesChanged.connect(self.refresh)
-        session.sigPlanChanged.connect(self.refresh)
+        session.sigFilesChanged.connect(self.request_refresh)
+        session.sigPlanChanged.connect(self.request_refresh)
         self.refresh()
+
+    @Slot()
+    def request_refresh(self) -> None:
+        """Queue one rebuild (``RedrawQueue``): opening files and planning change the tree several times in a row."""
+        self._session.redraws.request(self, self.refresh)
 
     @Slot()
     def refresh(self) -> None:
         """Rebuild the tree from the session's model, dataset and plan."""
+        self.tree.setUpdatesEnabled(False)
+        try:
+            self._rebuild()
+        finally:
+            self.tree.setUpdatesEnabled(True)
+
+    def _rebuild(self) -> None:
         session = self._session
         self.tree.clear()
         model, dataset, run = session.model, session.dataset, session.run

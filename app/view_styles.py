@@ -1,7 +1,7 @@
 """One style object per kind of image (silx's shared ``Colormap`` idea): quantity, colormap, levels mode, typed range.
 
-The patch grid and the canvas views draw with these, the export dialog reproduces them, and any dock
-showing the same kind of image may share the same object. A style holds choices only: the levels a
+The patch grid, the canvas views and the Compare dock draw with these (the session holds one of each),
+the export dialog reproduces them, and any dock showing the same kind of image may share the same object. A style holds choices only: the levels a
 picture was actually drawn with come from the picture functions (``app/pictures.py``), never stored here.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ptycho_gui.app.display import DEFAULT_COLORMAP
+from ptycho_gui.export.comparison_figure import COLORMAP_OF_MODE
 
 
 @dataclass
@@ -49,3 +50,14 @@ class CanvasDisplay(ViewStyle):
     show_all_positions: bool = True
     show_batch_positions: bool = True
     show_selection: bool = True
+
+
+@dataclass
+class CompareDisplay(ViewStyle):
+    """How the Compare dock draws: the quantity is the display mode (``COMPLEX_MODES``); reconstruction and
+    reference share one range ('auto' or 'locked'), the error map has its own typed range (None: symmetric auto)."""
+
+    colormaps: dict[str, str] = field(default_factory=lambda: dict(COLORMAP_OF_MODE))
+    unwrap: bool = False
+    """Unwrap the phase before showing it."""
+    error_levels: tuple[float, float] | None = None

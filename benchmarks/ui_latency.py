@@ -45,7 +45,7 @@ from ptycho_gui.app.latency import LatencyMonitor
 from ptycho_gui.app.main import make_application
 from ptycho_gui.app.main_window import MainWindow
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
-from ptycho_gui.app.session import default_num_threads
+from ptycho_gui.app.run_controller import default_num_threads
 from ptycho_gui.demo import demo_paths
 from ptycho_gui.engine.run import InferenceRun
 from ptycho_gui.io.checkpoints import open_checkpoint

@@ -73,8 +73,10 @@ class ForwardCounter:
 
 
 def open_fixture(window: MainWindow, bundle_path: Path, dataset_path: Path) -> None:
+    """Open both files and let the views draw the new plan (they queue that work on the ``RedrawQueue``)."""
     assert window.open_files([bundle_path, dataset_path]), window.last_error
     assert window.session.state == "ready"
+    window.session.redraws.flush()
 
 
 def run_to_end(qtbot, window: MainWindow) -> None:

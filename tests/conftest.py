@@ -163,7 +163,7 @@ def make_window(qtbot, settings_path: Path):
     def make(run_settings: RunSettings = TEST_SETTINGS, show: bool = True) -> MainWindow:
         window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat), run_settings)
         qtbot.addWidget(window)
-        made.append((window, window.session._controller))
+        made.append((window, window.session.runner.worker))
         if show:
             window.show()
             qtbot.waitExposed(window)

@@ -57,7 +57,7 @@ def test_an_export_during_a_run_never_runs_a_second_forward_pass(qtbot, make_win
     dialog.batch_spec.setText("all")
     dialog.folder_edit.setText(str(tmp_path))
     fetched = []
-    session._controller.sigFetched.connect(lambda result: fetched.append(result.index))
+    session.runner.worker.sigFetched.connect(lambda result: fetched.append(result.index))
     assert session.state == "running" and len(session.done) < session.n_batches
     dialog.export_button.click()
     qtbot.waitUntil(lambda: not dialog.busy and session.state == "finished", timeout=RUN_TIMEOUT_MS)

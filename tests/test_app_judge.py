@@ -52,6 +52,28 @@ def test_typed_range_is_used_by_reconstruction_and_reference(qtbot, make_window,
     qtbot.waitUntil(lambda: compare.figure.levels == (0.1, 0.9), timeout=WAIT_MS)
     assert tuple(compare.plots["reconstruction"].image.levels) == (0.1, 0.9)
     assert tuple(compare.plots["reference"].image.levels) == (0.1, 0.9)
+    style = window.session.compare_display
+    assert compare.style is style and style.levels_mode == "locked" and style.locked_levels == (0.1, 0.9)
+
+
+def test_the_compare_dock_draws_with_its_style_object(qtbot, make_window, bundle_path, dataset_path):
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    compare, style = window.judge.compare, window.session.compare_display
+    compare.mode.setCurrentText("phase")
+    qtbot.waitUntil(lambda: compare.figure.mode == "phase", timeout=WAIT_MS)
+    assert style.quantity == "phase" and compare.colormap.currentText() == style.colormap == "twilight"
+    compare.colormap.setCurrentText("magma")
+    qtbot.waitUntil(lambda: compare.figure.colormap == "magma", timeout=WAIT_MS)
+    assert style.colormaps["phase"] == "magma" and style.colormaps["amplitude"] == "viridis"
+    assert compare.plots["reconstruction"]._colormap_name == "magma"
+    compare.unwrap.setChecked(True)
+    compare.error_levels_edit.setText("-0.5:0.5")
+    compare.error_levels_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: compare.figure.error_levels == (-0.5, 0.5), timeout=WAIT_MS)
+    assert style.unwrap and style.error_levels == (-0.5, 0.5)
+    compare.mode.setCurrentText("amplitude")
+    qtbot.waitUntil(lambda: compare.figure.mode == "amplitude", timeout=WAIT_MS)
+    assert compare.colormap.currentText() == "viridis" and compare.figure.colormap == "viridis"
 
 
 def test_ab_of_a_checkpoint_with_itself_is_zero_error(qtbot, make_window, bundle_path, dataset_path):
@@ -169,7 +191,9 @@ def test_compare_and_diffraction_export_what_the_docks_draw(qtbot, make_window, 
     compare = window.judge.compare
     compare.levels_edit.setText("0.1:1.2")
     compare.levels_edit.editingFinished.emit()
-    qtbot.waitUntil(lambda: compare.figure is not None and compare.figure.levels == (0.1, 1.2), timeout=WAIT_MS)
+    compare.colormap.setCurrentText("inferno")
+    qtbot.waitUntil(lambda: compare.figure is not None and compare.figure.levels == (0.1, 1.2)
+                    and compare.figure.colormap == "inferno", timeout=WAIT_MS)
     files = export_from_the_dock(qtbot, window, "compare", tmp_path / "compare")
     assert [p.name for p in files] == ["comparison.png", "comparison.npz", "comparison.h5"]
     with np.load(files[1], allow_pickle=False) as data:
@@ -180,7 +204,8 @@ def test_compare_and_diffraction_export_what_the_docks_draw(qtbot, make_window, 
         np.testing.assert_array_equal(data["aligned"], compare.state.comparison.aligned)
     with h5py.File(files[2], "r") as file:
         np.testing.assert_array_equal(file["error_levels"][()], compare.figure.error_levels)
-    assert read_png_metadata(files[0])["levels"] == [0.1, 1.2]
+    metadata = read_png_metadata(files[0])
+    assert metadata["levels"] == [0.1, 1.2] and metadata["colormap"] == "inferno"
     window.session.select(2, 0)
     settle(qtbot, window)
     diffraction = window.judge.diffraction

@@ -126,7 +126,7 @@ def test_close_mid_run_stops_the_worker_without_warnings(qtbot, qtlog, make_wind
     start = time.perf_counter()
     window.close()
     assert time.perf_counter() - start < 5
-    assert not session._controller.active, "worker thread still running after close"
+    assert not session.runner.worker.active, "worker thread still running after close"
     assert session.state == "stopped"
     qtbot.waitUntil(lambda: not session.worker_busy, timeout=RUN_TIMEOUT_MS)
     process_events()
@@ -195,7 +195,7 @@ def test_a_failing_batch_is_reported_and_the_run_can_go_on(qtbot, make_window, b
     title, message, details = window.last_error
     assert title == "Inference failed" and message == "RuntimeError: simulated device failure on batch 2"
     assert "Traceback" in details and "RuntimeError" in details
-    qtbot.waitUntil(lambda: not session._controller.active, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not session.runner.worker.active, timeout=RUN_TIMEOUT_MS)
     assert session.state == "stopped" and session.done == {0, 1}
     window.message_box.close()
 

@@ -196,7 +196,7 @@ def test_keyboard_shortcuts_step_run_pause_export_and_quit(qtbot, make_window, b
 
     qtbot.keyClick(target, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
-    assert not session._controller.active
+    assert not session.runner.worker.active
 
 
 def _export_actions(view) -> list:

@@ -50,14 +50,14 @@ def test_a_batch_slower_than_the_shutdown_wait_is_retired_not_dropped(qtbot, mak
     open_fixture(window, bundle_path, dataset_path)
     session = window.session
     batches = []
-    session._controller.sigBatch.connect(batches.append)
+    session.runner.worker.sigBatch.connect(batches.append)
     session.start()
     qtbot.waitUntil(slow.started.is_set, timeout=RUN_TIMEOUT_MS)
     old_dataset = session.dataset
     closed = []
     monkeypatch.setattr(old_dataset, "close", lambda: closed.append(True))
     assert session.shutdown() is False, "the slow batch cannot have finished"
-    assert session.worker_busy and not session._controller.active
+    assert session.worker_busy and not session.runner.worker.active
     session.load_dataset(old_dataset.path)
     assert closed == [], "the dataset was closed while its reader still ran"
     slow.release.set()

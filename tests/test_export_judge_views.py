@@ -116,6 +116,19 @@ def test_pdf_holds_the_labels_as_text(views, tmp_path):
     assert "Measured (log10)" in text and "NMSE" in text
 
 
+def test_the_comparison_figure_is_drawn_with_the_colormap_it_was_given(views):
+    from ptycho_gui.export.comparison_figure import COLORMAP_OF_MODE, render_comparison_figure
+
+    comparison = views[0].comparison
+    default = compare_figure(comparison, "phase", levels=(-0.6, 0.6))
+    magma = compare_figure(comparison, "phase", levels=(-0.6, 0.6), colormap="magma")
+    assert default.colormap == COLORMAP_OF_MODE["phase"] and magma.colormap == "magma"
+    drawn = [render_comparison_figure(comparison, pictures, PROVENANCE, "comparison", title=False)
+             for pictures in (default, magma)]
+    assert [figure.metadata["colormap"] for figure in drawn] == ["twilight", "magma"]
+    assert not np.array_equal(drawn[0].rgb(), drawn[1].rgb())
+
+
 def test_without_a_comparison_the_export_says_how_to_get_one(views, tmp_path):
     request = ExportRequest(out_dir=tmp_path, what=("comparison",), formats=("npz",))
     empty = sources(views)

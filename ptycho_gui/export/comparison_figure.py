@@ -45,12 +45,15 @@ class CompareFigure:
     reconstruction_values: np.ndarray
     """(H, W) float32 scalar values of the reconstruction (amplitude in HSV mode), for ROI statistics and profiles."""
     reference_values: np.ndarray
+    colormap: str
+    """The colormap of reconstruction and reference (the dock's and the exported figure's)."""
 
 
 def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
                    levels: tuple[float, float] | None = None,
-                   error_levels: tuple[float, float] | None = None) -> CompareFigure:
-    """Pictures of a comparison in ``mode`` on one shared range (typed, or robust over the compared pixels)."""
+                   error_levels: tuple[float, float] | None = None, colormap: str | None = None) -> CompareFigure:
+    """Pictures of a comparison in ``mode`` on one shared range (typed, or robust over the compared pixels),
+    drawn with ``colormap`` (None: the mode's default, ``COLORMAP_OF_MODE``)."""
     mask = comparison.mask
     aligned, reference = comparison.aligned, comparison.reference
     scalar = "amplitude" if mode == "complex (HSV)" else mode
@@ -71,7 +74,8 @@ def compare_figure(comparison: Comparison, mode: str, unwrap: bool = False,
     recon_image, ref_image = recon_values, ref_values
     if mode == "complex (HSV)":
         recon_image, ref_image = complex_rgb(aligned, levels), complex_rgb(reference, levels)
-    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values)
+    return CompareFigure(mode, recon_image, ref_image, levels, error, error_levels, label, recon_values, ref_values,
+                         colormap or COLORMAP_OF_MODE[mode])
 
 
 def metrics_rows(comparison: Comparison) -> list[tuple[str, str]]:
@@ -145,7 +149,7 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
                                 provenance.lines() + list(notes or []), title, dpi)
     mask = comparison.mask
     scale = comparison.amplitude.scale
-    cmap = COLORMAP_OF_MODE[pictures.mode]
+    cmap = pictures.colormap
     scalar_label = "amplitude" if pictures.mode == "complex (HSV)" else pictures.mode
     panels = (
         (pictures.reconstruction, pictures.levels, cmap, f"Reconstruction ÷ {scale:.3g}, registered, aligned · "
@@ -165,6 +169,7 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
         "kind": "comparison",
         "heading": heading,
         "mode": pictures.mode,
+        "colormap": pictures.colormap,
         "levels": [float(v) for v in pictures.levels],
         "error_levels": [float(v) for v in pictures.error_levels],
         "error_label": pictures.error_label,
