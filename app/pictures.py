@@ -12,7 +12,7 @@ import numpy as np
 
 from ptycho_gui.app.display import MosaicLayout, build_mosaic, normalize_per_tile, quantity_of
 from ptycho_gui.app.view_styles import CanvasDisplay, PatchDisplay
-from ptycho_gui.render.canvas_picture import CanvasPicture
+from ptycho_gui.render.canvas_picture import CanvasPicture, canvas_phase_view
 from ptycho_gui.render.colormaps import auto_levels
 from ptycho_gui.render.complex_display import PHASE_VIEWS, phase_view
 from ptycho_gui.types import BatchResult, Canvas
@@ -83,8 +83,7 @@ def canvas_picture(canvas: Canvas, style: CanvasDisplay, cache: CanvasPicture | 
     the returned image is then its live array. Phase with its offset removed is computed over the whole canvas.
     """
     if style.quantity == "phase" and style.phase_view != PHASE_VIEWS[0]:
-        covered = canvas.weight > 0
-        image, auto = phase_view(canvas.image, covered if covered.any() else None, style.phase_view)
+        image, auto = canvas_phase_view(canvas, style.phase_view)
         return ObjectImage(image, style.locked_levels or auto, canvas_rect(canvas), style.quantity)
     picture = cache if cache is not None else CanvasPicture()
     picture.update(canvas, style.quantity)
