@@ -131,11 +131,18 @@ class Job(QObject):
         self._worker.finished.connect(self._on_finished)
 
     def start(self) -> Job:
-        """Queue the job on the pool; returns itself."""
+        """Queue the job on the pool; returns itself.
+
+        The pool gets the worker's ``run`` as a plain callable, not the worker itself: PySide 6 keeps the
+        Python side of a QRunnable handed to ``QThreadPool.start`` alive forever when the pool thread deletes
+        it while the GUI thread holds a reference (most jobs: a fast job finishes while ``outcome`` waits),
+        and with it the job's arguments (models, datasets, results). As a callable, the worker stays an
+        ordinary Python object that the job alone owns and drops when it finishes.
+        """
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_POOL_THREADS))
         _LIVE.add(self)
-        self._worker.start()
+        pool.start(self._worker.run)
         return self
 
     def stop(self) -> None:
