@@ -212,6 +212,11 @@ class Job(QObject):
         self._on_done = self._on_error = None
 
 
+def unfinished() -> int:
+    """How many jobs have started and not finished: each holds its arguments (files, views) until it does."""
+    return len(_LIVE)
+
+
 def _receiver_alive(callback: Callable | None) -> bool:
     """False for no callback, or a method of a Qt object already deleted (its window closed while the job ran)."""
     if callback is None:
