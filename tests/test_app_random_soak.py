@@ -21,10 +21,12 @@ import weakref
 
 import pytest
 from app_harness import RUN_TIMEOUT_MS, TEST_SETTINGS, run_to_end
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QSettings, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from ptycho_gui.app import discard_prompt, jobs
+from ptycho_gui.app.main import GC_INTERVAL_S
 from ptycho_gui.app.main_window import MainWindow
 from ptycho_gui.app.plot_helpers import configure_pyqtgraph
 from ptycho_gui.types import STITCH_MODES
@@ -184,6 +186,7 @@ def soak(qapp, tmp_path_factory, bundle_path, dataset_path) -> dict:
         patch.setattr(sys, "excepthook", lambda kind, value, tb: exceptions.append(f"{kind.__name__}: {value}"))
         patch.setattr(discard_prompt, "ask_discard", lambda _parent, _text: rng.random() < 0.8)
         previous = qInstallMessageHandler(messages)
+        collector = GarbageCollector(interval=GC_INTERVAL_S)  # as the app: cycles collected on the GUI thread only
         soak = Soak(new_window(tmp_path_factory.mktemp("soak") / "settings.ini"), rng, bundle_path, dataset_path)
         try:
             assert soak.window.open_files(list(soak.files))
@@ -199,6 +202,8 @@ def soak(qapp, tmp_path_factory, bundle_path, dataset_path) -> dict:
                     rss_at[index] = rss_bytes()
         finally:
             soak.close_window()
+            collector.timer.stop()
+            gc.enable()
             qInstallMessageHandler(previous)
     print(f"soak: {STEPS} steps, {soak.opened} opens, {soak.reopened} reopens, "
           f"RSS {rss_at[MEMORY_FROM_STEP] / 2**20:.0f} → {rss_at[STEPS] / 2**20:.0f} MiB")
