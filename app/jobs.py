@@ -73,19 +73,22 @@ class _Failure:
     details: str
 
 
-def _guarded_function(work: Callable[..., Any], *args: Any) -> Any:
-    """Run ``work``; an exception comes back as a value (the pool thread is a boundary)."""
+def _guarded_function(call: list) -> Any:
+    """Run ``call`` (the work, then its arguments); an exception comes back as a value (the pool thread is a
+    boundary)."""
+    work, *args = call
     try:
         return work(*args)
     except Exception as exc:  # the thread boundary: every failure is reported on the GUI thread
         return _Failure(exc, traceback.format_exc())
 
 
-def _guarded_generator(work: Callable[..., Generator], *args: Any) -> Generator:
-    """Run generator ``work`` step by step; an exception comes back as a value.
+def _guarded_generator(call: list) -> Generator:
+    """Run generator work (``call``: the work, then its arguments) step by step; an exception comes back as a value.
 
     (superqt's generator worker drops a RuntimeError raised inside the generator without a signal.)
     """
+    work, *args = call
     try:
         return (yield from work(*args))
     except Exception as exc:  # the thread boundary: every failure is reported on the GUI thread
@@ -121,17 +124,28 @@ class Job(QObject):
         self._sigReport.connect(self._on_yielded)
         if with_control:
             args = (self.control, *args)
+        self._call: list = [work, *args]
+        """The work and its arguments, emptied on the GUI thread when the job finishes: PySide keeps the pool
+        worker itself alive (see ``start``), and dropping the arguments from the pool thread could delete
+        Qt objects there."""
         if inspect.isgeneratorfunction(work):
-            self._worker = create_worker(_guarded_generator, work, *args, _start_thread=False)
+            self._worker = create_worker(_guarded_generator, self._call, _start_thread=False)
             self._worker.yielded.connect(self._on_yielded)
         else:
-            self._worker = create_worker(_guarded_function, work, *args, _start_thread=False)
+            self._worker = create_worker(_guarded_function, self._call, _start_thread=False)
         self._worker.returned.connect(self._on_returned)
         self._worker.errored.connect(self._on_errored)
         self._worker.finished.connect(self._on_finished)
 
     def start(self) -> Job:
-        """Queue the job on the pool; returns itself."""
+        """Queue the job on the pool; returns itself.
+
+        PySide 6 keeps the Python side of a QRunnable given to ``QThreadPool.start`` alive when the pool thread
+        deletes it while the GUI thread holds it (most jobs: a fast one finishes while ``outcome`` waits): the
+        worker is small once the job has emptied ``_call``. (Handing the pool ``worker.run`` as a callable
+        instead frees the worker, but then its last reference, and its signals QObject, can be dropped on the
+        pool thread, which deadlocks against the GUI thread deleting widgets.)
+        """
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(pool.maxThreadCount(), MIN_POOL_THREADS))
         _LIVE.add(self)
@@ -201,8 +215,14 @@ class Job(QObject):
             elif _receiver_alive(self._on_done):
                 self._on_done(self.result)
         self.sigFinished.emit()
-        self._worker = None  # the pool worker holds the work's arguments (models, datasets): not past the outcome
+        self._call.clear()  # the work's arguments (models, datasets, results): not kept past the outcome
+        self._worker = None
         self._on_done = self._on_error = None
+
+
+def unfinished() -> int:
+    """How many jobs have started and not finished: each holds its arguments (files, views) until it does."""
+    return len(_LIVE)
 
 
 def _receiver_alive(callback: Callable | None) -> bool:

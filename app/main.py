@@ -10,12 +10,14 @@ printed on stderr as one line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QObject, QSettings, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
@@ -165,6 +167,12 @@ class ScriptedRun(QObject):
         path.write_text(json.dumps(self.latency_report(), indent=2) + "\n")
 
 
+GC_INTERVAL_S = 1.0
+"""Cyclic garbage is collected on the GUI thread this often (pyqtgraph's GarbageCollector), never by Python's
+automatic collector on a pool or inference thread: a collected cycle holding widgets (a view's connections)
+deleted there deadlocks against the GUI thread."""
+
+
 def make_application() -> QApplication:
     """The QApplication (created once), named so QSettings finds the user's layout."""
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PLATFORM
     configure_pyqtgraph()
     app = make_application()
+    collector = GarbageCollector(interval=GC_INTERVAL_S)
     settings = QSettings(APP_NAME, APP_NAME)
     if args.fresh:
         settings.remove("layout")
@@ -197,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     window.close()
     window.deleteLater()
     app.processEvents()
+    collector.timer.stop()
+    gc.enable()
     return exit_code
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QLabel, QMenu, QSizePolicy, QWidget
 
 from ptycho_gui.render.colormaps import lookup_table
 
@@ -125,12 +125,24 @@ class ImagePlot:
         self.colorbar.setVisible(False)
 
 
+def export_entry(menu: QMenu, owner: QWidget, callback: Callable[[], None]) -> QAction:
+    """An 'Export…' action calling ``callback``, added to ``menu`` but owned by ``owner`` (the plot's widget).
+
+    pyqtgraph's ViewBox menu is a parentless QMenu kept by the ViewBox: an action owned by it would outlive
+    the closed window, and its Qt connection would keep ``callback`` (and the view and window it refers to)
+    alive. Owned by the widget, the action and its connection go when the window's widgets are deleted.
+    """
+    action = QAction("Export…", owner)
+    action.triggered.connect(callback)
+    menu.addAction(action)
+    return action
+
+
 def install_export_action(widget: pg.PlotWidget, callback: Callable[[], None]) -> QAction:
     """Put 'Export…' at the top of a plot's context menu, replacing pyqtgraph's own exporter entry."""
     menu = widget.getPlotItem().getViewBox().menu
-    action = QAction("Export…", menu)
-    action.triggered.connect(callback)
     first = menu.actions()[0] if menu.actions() else None
+    action = export_entry(menu, widget, callback)
     menu.insertAction(first, action)
     menu.insertSeparator(first)
     widget.scene().contextMenu = []

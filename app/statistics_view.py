@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ptycho_gui.app.plot_helpers import TITLE_SIZE, fix_left_axis
+from ptycho_gui.app.plot_helpers import TITLE_SIZE, export_entry, fix_left_axis
 from ptycho_gui.app.session import Session
 
 CURVE_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
@@ -134,8 +134,7 @@ class StatisticsView(QWidget):
         self.residual_curve = self.residual_plot.plot([], [], pen=pg.mkPen("#e377c2", width=1.5), symbol="o",
                                                       symbolSize=3, symbolPen=None, symbolBrush="#e377c2")
         for plot in (*self.plots, self.histogram_plot, self.residual_plot):
-            plot.getViewBox().menu.addAction("Export…").triggered.connect(
-                lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+            export_entry(plot.getViewBox().menu, self.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
         self.widget.scene().contextMenu = []
         self.legend = QLabel(legend_html())
         self.legend.setWordWrap(True)

@@ -161,3 +161,25 @@ def test_results_for_a_view_deleted_while_its_job_ran_are_dropped(qtbot):
     qtbot.waitUntil(lambda: job.finished, timeout=10_000)
     qtbot.wait(50)
     assert delivered == []
+
+
+@pytest.mark.parametrize("how", ["job", "lane"])
+def test_a_finished_job_keeps_nothing_of_its_arguments_alive(qtbot, how):
+    """Quick jobs finish while ``outcome`` waits; then nothing (the pool worker, Qt) may hold their arguments."""
+    import gc
+    import weakref
+
+    class Argument:
+        """Stands for a model, dataset or results store handed to a job."""
+
+    lane = JobLane("replan")
+    arguments = []
+    for _ in range(20):
+        argument = Argument()
+        arguments.append(weakref.ref(argument))
+        job = lane.submit(id, argument) if how == "lane" else Job("open", id, argument).start()
+        job.outcome()
+        del argument, job
+    qtbot.wait(20)
+    gc.collect()
+    assert [ref for ref in arguments if ref() is not None] == []
