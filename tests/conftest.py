@@ -149,15 +149,20 @@ def make_window(qtbot, settings_path: Path):
 
     Keeps strong references to the windows (pytest-qt's ``addWidget`` only holds weak ones).
     """
+    import gc
+
     import shiboken6
     from app_harness import TEST_SETTINGS
-    from PySide6.QtCore import QSettings
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+    from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 
+    from ptycho_gui.app.main import GC_INTERVAL_S
     from ptycho_gui.app.main_window import MainWindow
     from ptycho_gui.app.plot_helpers import configure_pyqtgraph
     from ptycho_gui.types import RunSettings
 
     configure_pyqtgraph()
+    collector = GarbageCollector(interval=GC_INTERVAL_S)  # as the app: cycles are collected on the GUI thread only
     made: list[tuple[MainWindow, object]] = []
 
     def make(run_settings: RunSettings = TEST_SETTINGS, show: bool = True) -> MainWindow:
@@ -178,6 +183,12 @@ def make_window(qtbot, settings_path: Path):
         if shiboken6.isValid(window):
             window.session.shutdown()
             window.close()
+    made.clear()
+    window = controller = None
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()  # the closed windows' cycles go here, on the GUI thread, before automatic collection resumes
+    collector.timer.stop()
+    gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------
