@@ -522,19 +522,20 @@ class Session(QObject):
     def set_canvas_quantity(self, quantity: str) -> None:
         if quantity != self.canvas_display.quantity:
             self.canvas_display.quantity = quantity
-            self.canvas_display.levels = None
-            self.canvas_display.levels_mode = "auto"
-            self.truth_levels = None
-            self.sigDisplayChanged.emit("canvas")
+            self._canvas_levels_to_auto()
 
     def set_canvas_phase_view(self, how: str) -> None:
         """Draw the canvas and ground-truth phase raw (±π) or with the global offset removed (auto levels)."""
         if how != self.canvas_display.phase_view:
             self.canvas_display.phase_view = how
-            self.canvas_display.levels = None
-            self.canvas_display.levels_mode = "auto"
-            self.truth_levels = None
-            self.sigDisplayChanged.emit("canvas")
+            self._canvas_levels_to_auto()
+
+    def _canvas_levels_to_auto(self) -> None:
+        """Canvas and ground truth back to automatic levels (a new quantity or phase view has other numbers)."""
+        self.canvas_display.levels = None
+        self.canvas_display.levels_mode = "auto"
+        self.truth_levels = None
+        self.sigDisplayChanged.emit("canvas")
 
     def set_canvas_colormap(self, name: str) -> None:
         if name != self.canvas_display.colormap:

@@ -165,6 +165,7 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
     _metrics_panel(layout, layout.axes(FIGURE_MARGIN, lower + 10, 560, LOWER_ROW_PX - 20), comparison)
     _frc_panel(layout, layout.axes(FIGURE_MARGIN + 680, lower + 30, WIDTH - 2 * FIGURE_MARGIN - 700,
                                    LOWER_ROW_PX - 80), comparison)
+    scores = comparison.as_dict()
     metadata = {
         "kind": "comparison",
         "heading": heading,
@@ -173,8 +174,8 @@ def render_comparison_figure(comparison: Comparison, pictures: CompareFigure, pr
         "levels": [float(v) for v in pictures.levels],
         "error_levels": [float(v) for v in pictures.error_levels],
         "error_label": pictures.error_label,
-        "metrics": {key: value for key, value in comparison.as_dict().items() if key != "frc"},
-        "frc_resolution_px": comparison.as_dict()["frc"]["resolution_px"],
+        "metrics": {key: value for key, value in scores.items() if key != "frc"},
+        "frc_resolution_px": scores["frc"]["resolution_px"],
         "provenance": asdict(provenance),
     }
     return RenderedFigure(figure=layout.figure, dpi=dpi, metadata=metadata)
