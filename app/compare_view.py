@@ -79,6 +79,56 @@ def wheel_pixmap(size: int = WHEEL_PX) -> QPixmap:
     return QPixmap.fromImage(image.copy())
 
 
+class ComparePanels:
+    """The Compare dock's pyqtgraph panels: three linked image plots (ROI tools under two) and the FRC plot.
+
+    Built the first time the dock is shown or a panel is asked for: a window opens ~0.2 s faster, and most
+    sessions never open the dock. Until then the view computes and keeps its comparison as usual.
+    """
+
+    def __init__(self, view: CompareView, images: QGridLayout, lower: QHBoxLayout):
+        self.plots = {name: ImagePlot(title) for name, title in
+                      (("reconstruction", "Reconstruction (aligned)"), ("reference", "Reference"),
+                       ("error", "Error"))}
+        self.uncompared = {name: pg.ImageItem(axisOrder="row-major") for name in ("reconstruction", "reference")}
+        for name, item in self.uncompared.items():
+            item.setZValue(1)
+            self.plots[name].plot.addItem(item)
+        self.links = [ViewLink(self.plots["reconstruction"].view, self.plots[name].view, view)
+                      for name in ("reference", "error")]
+        self.roi = {name: RoiTools(self.plots[name], lambda n=name: view.values_of(n), lambda: view._rect)
+                    for name in ("reference", "error")}
+        self.frc = pg.PlotWidget()
+        frc_plot = self.frc.getPlotItem()
+        frc_plot.setTitle("FRC", size=TITLE_SIZE)
+        frc_plot.setLabel("bottom", "spatial frequency (cycles/px)")
+        frc_plot.showGrid(x=True, y=True, alpha=0.25)
+        frc_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.frc_curve = frc_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="FRC")
+        self.half_bit = frc_plot.plot([], [], pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine))
+        self.crossing = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555555", style=Qt.PenStyle.DotLine))
+        self.crossing.setVisible(False)
+        frc_plot.addItem(self.crossing)
+        for column, name in enumerate(("reconstruction", "reference", "error")):
+            images.addWidget(self.plots[name].header, 0, column)
+            images.addWidget(self.plots[name].widget, 1, column)
+            if name in self.roi:
+                images.addWidget(self.roi[name], 2, column)
+        lower.insertWidget(1, self.frc, 3)
+        for plot in self.plots.values():
+            install_export_action(plot.widget, lambda: view.sigExportRequested.emit(view.VIEW_NAME))
+
+    def clear(self) -> None:
+        """Empty every panel (no comparison to show)."""
+        for plot in self.plots.values():
+            plot.clear()
+        for item in self.uncompared.values():
+            item.clear()
+        self.frc_curve.setData([], [])
+        self.half_bit.setData([], [])
+        self.crossing.setVisible(False)
+
+
 class CompareView(QWidget):
     """Reconstruction, reference and error map (linked zoom), the metrics table and the FRC curve."""
 
@@ -123,34 +173,13 @@ class CompareView(QWidget):
         self.wheel.setToolTip("hue = phase (0 to the right, counter-clockwise), brightness = amplitude")
         self.wheel.setVisible(False)
 
-        self.plots = {name: ImagePlot(title) for name, title in
-                      (("reconstruction", "Reconstruction (aligned)"), ("reference", "Reference"),
-                       ("error", "Error"))}
-        self.uncompared = {name: pg.ImageItem(axisOrder="row-major") for name in ("reconstruction", "reference")}
-        for name, item in self.uncompared.items():
-            item.setZValue(1)
-            self.plots[name].plot.addItem(item)
-        self.links = [ViewLink(self.plots["reconstruction"].view, self.plots[name].view, self)
-                      for name in ("reference", "error")]
-        self.roi = {name: RoiTools(self.plots[name], lambda n=name: self.values_of(n), lambda: self._rect)
-                    for name in ("reference", "error")}
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["metric", "value"])
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.frc = pg.PlotWidget()
-        frc_plot = self.frc.getPlotItem()
-        frc_plot.setTitle("FRC", size=TITLE_SIZE)
-        frc_plot.setLabel("bottom", "spatial frequency (cycles/px)")
-        frc_plot.showGrid(x=True, y=True, alpha=0.25)
-        frc_plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.frc_curve = frc_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), name="FRC")
-        self.half_bit = frc_plot.plot([], [], pen=pg.mkPen("#d62728", width=1, style=Qt.PenStyle.DashLine))
-        self.crossing = pg.InfiniteLine(angle=90, pen=pg.mkPen("#555555", style=Qt.PenStyle.DotLine))
-        self.crossing.setVisible(False)
-        frc_plot.addItem(self.crossing)
+        self._panels: ComparePanels | None = None
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -161,17 +190,12 @@ class CompareView(QWidget):
         controls.addWidget(self.reference_label, 1)
         images = QGridLayout()
         images.setContentsMargins(0, 0, 0, 0)
-        for column, name in enumerate(("reconstruction", "reference", "error")):
-            images.addWidget(self.plots[name].header, 0, column)
-            images.addWidget(self.plots[name].widget, 1, column)
-            if name in self.roi:
-                images.addWidget(self.roi[name], 2, column)
         images.setRowStretch(1, 1)
         lower = QHBoxLayout()
         lower.setContentsMargins(0, 0, 0, 0)
         lower.addWidget(self.table, 2)
-        lower.addWidget(self.frc, 3)
         lower.addWidget(self.wheel, 0, Qt.AlignmentFlag.AlignTop)
+        self._layouts = images, lower
         lower_box = QWidget()
         lower_box.setLayout(lower)
         lower_box.setMaximumHeight(230)
@@ -182,8 +206,6 @@ class CompareView(QWidget):
         layout.addLayout(images, 3)
         layout.addWidget(lower_box, 1)
 
-        for plot in self.plots.values():
-            install_export_action(plot.widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
         self.use_truth.clicked.connect(self.use_ground_truth)
         self.back_to_run.clicked.connect(self.use_ground_truth)
         self._sync_controls()
@@ -195,6 +217,38 @@ class CompareView(QWidget):
         session.sigFilesChanged.connect(self._on_files_changed)
         session.sigCanvasChanged.connect(self._on_canvas_changed)
         self._on_files_changed()
+
+    def build_panels(self) -> ComparePanels:
+        """The image and FRC panels, built (and drawn with the comparison held) the first time."""
+        if self._panels is None:
+            self._panels = ComparePanels(self, *self._layouts)
+            self._rect = None
+            self._draw()
+        return self._panels
+
+    @property
+    def panels(self) -> ComparePanels:
+        """The image and FRC panels (built on first use)."""
+        return self.build_panels()
+
+    @Slot(bool)
+    def on_dock_visible(self, visible: bool) -> None:
+        """The dock came into view (its tab chosen, floated, restored): build the panels the first time.
+
+        Qt counts a tabbed dock whose tab is not chosen as shown, so ``showEvent`` cannot tell.
+        """
+        if visible:
+            self.build_panels()
+
+    @property
+    def plots(self) -> dict[str, ImagePlot]:
+        """Reconstruction, reference and error image plots."""
+        return self.panels.plots
+
+    @property
+    def roi(self) -> dict[str, RoiTools]:
+        """ROI and profile tools of the reference and error plots."""
+        return self.panels.roi
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, reference: Reference | None) -> None:
@@ -387,23 +441,24 @@ class CompareView(QWidget):
         figure, canvas = self.figure, self.compared_canvas()
         self.wheel.setVisible(figure is not None and figure.mode == "complex (HSV)")
         if figure is None or canvas is None:
-            for plot in self.plots.values():
-                plot.clear()
-            for item in self.uncompared.values():
-                item.clear()
+            if self._panels is not None:
+                self._panels.clear()
             self.table.setRowCount(0)
-            self.frc_curve.setData([], [])
-            self.half_bit.setData([], [])
-            self.crossing.setVisible(False)
             return
         first = self._rect is None
         self._rect = canvas_rect(canvas) if figure.reconstruction.shape[:2] == canvas.image.shape else (
             -0.5, -0.5, float(figure.reconstruction.shape[1]), float(figure.reconstruction.shape[0]))
+        if self._panels is not None:
+            self._draw_images(self._panels, figure, first)
+        self._draw_metrics()
+        self.sigComparisonChanged.emit()
+
+    def _draw_images(self, panels: ComparePanels, figure: CompareFigure, first: bool) -> None:
         scale = self.state.comparison.amplitude.scale
         titles = {"reconstruction": f"Reconstruction ÷ {scale:.3g}, registered, aligned · {figure.mode}",
                   "reference": f"Reference · {figure.mode}", "error": f"Error · {figure.error_label}"}
         for name in ("reconstruction", "reference"):
-            plot = self.plots[name]
+            plot = panels.plots[name]
             values = getattr(figure, name)
             if values.ndim == 3:
                 plot.image.setImage(values, autoLevels=False, levels=(0, 255))
@@ -413,18 +468,16 @@ class CompareView(QWidget):
                 plot.set_colormap(figure.colormap)
                 plot.show_image(np.nan_to_num(values), figure.levels, self._rect)
             plot.set_title(titles[name])
-            self.uncompared[name].setImage(uncompared_overlay(self.state.comparison.mask), autoLevels=False)
-            self.uncompared[name].setRect(QRectF(*self._rect))
-        error = self.plots["error"]
+            panels.uncompared[name].setImage(uncompared_overlay(self.state.comparison.mask), autoLevels=False)
+            panels.uncompared[name].setRect(QRectF(*self._rect))
+        error = panels.plots["error"]
         error.set_colormap(ERROR_COLORMAP)
         error.show_image(np.nan_to_num(figure.error), figure.error_levels, self._rect)
         error.set_title(titles["error"])
         if first:
-            self.plots["reconstruction"].view.autoRange(padding=0.02)
-        for tools in self.roi.values():
+            panels.plots["reconstruction"].view.autoRange(padding=0.02)
+        for tools in panels.roi.values():
             tools.refresh()
-        self._draw_metrics()
-        self.sigComparisonChanged.emit()
 
     def _draw_metrics(self) -> None:
         comparison = self.state.comparison
@@ -433,11 +486,14 @@ class CompareView(QWidget):
         for row, (name, value) in enumerate(rows):
             self.table.setItem(row, 0, QTableWidgetItem(name))
             self.table.setItem(row, 1, QTableWidgetItem(value))
+        panels = self._panels
+        if panels is None:
+            return
         frc = comparison.frc
         finite = np.isfinite(frc.curve)
-        self.frc_curve.setData(frc.frequency[finite], frc.curve[finite])
-        self.half_bit.setData(frc.frequency, frc.half_bit)
+        panels.frc_curve.setData(frc.frequency[finite], frc.curve[finite])
+        panels.half_bit.setData(frc.frequency, frc.half_bit)
         resolution = frc.resolution_px
-        self.crossing.setVisible(bool(resolution is not None and np.isfinite(resolution)))
-        if self.crossing.isVisible():
-            self.crossing.setValue(1.0 / resolution)
+        panels.crossing.setVisible(bool(resolution is not None and np.isfinite(resolution)))
+        if panels.crossing.isVisible():
+            panels.crossing.setValue(1.0 / resolution)

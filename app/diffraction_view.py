@@ -55,11 +55,8 @@ class DiffractionView(QWidget):
         self.shown: GroupDiffraction | None = None
         self.pictures: PatternPictures | None = None
         """The arrays and levels drawn for the selected pattern (what an export writes)."""
-        self.plots = {name: ImagePlot(title) for name, title in
-                      (("measured", "Measured (log10)"), ("predicted", "Predicted (log10)"),
-                       ("residual", "Residual: predicted − measured"))}
-        self.links = [ViewLink(self.plots["measured"].view, self.plots[name].view, self)
-                      for name in ("predicted", "residual")]
+        self._plots: dict[str, ImagePlot] | None = None
+        self.links: list[ViewLink] = []
         self.message = QLabel("Select a computed patch to see its diffraction.")
         self.message.setWordWrap(True)
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -71,12 +68,7 @@ class DiffractionView(QWidget):
 
         images = QHBoxLayout()
         images.setContentsMargins(0, 0, 0, 0)
-        for name in ("measured", "predicted", "residual"):
-            column = QVBoxLayout()
-            column.addWidget(self.plots[name].header)
-            column.addWidget(self.plots[name].widget, 1)
-            images.addLayout(column, 1)
-            install_export_action(self.plots[name].widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        self._images = images
         side = QVBoxLayout()
         side.addWidget(QLabel("Worst groups"))
         side.addWidget(labelled("by", self.ranking))
@@ -93,6 +85,38 @@ class DiffractionView(QWidget):
         session.sigBatchComputed.connect(self._on_batch_computed)
         session.sigSelectionChanged.connect(lambda _selection: self.draw_selection())
         self._on_plan_changed()
+
+    def build_plots(self) -> dict[str, ImagePlot]:
+        """Measured, predicted and residual plots (linked), built and drawn the first time: a window opens faster,
+        and the residuals of computed batches are tracked whether or not the dock was ever shown."""
+        if self._plots is None:
+            self._plots = self._make_plots()
+            self.draw_selection()
+        return self._plots
+
+    @property
+    def plots(self) -> dict[str, ImagePlot]:
+        """The three plots (built on first use)."""
+        return self.build_plots()
+
+    @Slot(bool)
+    def on_dock_visible(self, visible: bool) -> None:
+        """The dock came into view (its tab chosen, floated, restored): build the plots the first time."""
+        if visible:
+            self.build_plots()
+
+    def _make_plots(self) -> dict[str, ImagePlot]:
+        plots = {name: ImagePlot(title) for name, title in
+                 (("measured", "Measured (log10)"), ("predicted", "Predicted (log10)"),
+                  ("residual", "Residual: predicted − measured"))}
+        self.links = [ViewLink(plots["measured"].view, plots[name].view, self) for name in ("predicted", "residual")]
+        for position, name in enumerate(("measured", "predicted", "residual")):
+            column = QVBoxLayout()
+            column.addWidget(plots[name].header)
+            column.addWidget(plots[name].widget, 1)
+            self._images.insertLayout(position, column, 1)
+            install_export_action(plots[name].widget, lambda: self.sigExportRequested.emit(self.VIEW_NAME))
+        return plots
 
     # ------------------------------------------------------------------ residuals of computed batches
     @Slot()
@@ -187,23 +211,25 @@ class DiffractionView(QWidget):
         residual, channel = self.shown.residual, selection.channel
         self.pictures = pattern_pictures(residual, selection.group, channel)
         pictures = self.pictures
+        self.message.setText(
+            f"Group {selection.group}, channel {channel}: NMSE {residual.nmse[0, channel]:.4g} · predicted = "
+            f"{residual.scale:.4g} × forward model (the model's physics scale is not recorded: one scale per run, "
+            f"fitted over the patterns computed so far) · probe: {tracker.physics.probe_source}")
+        if self._plots is None:
+            return
         for name, image, lv, cmap in (("measured", pictures.measured, pictures.levels, INTENSITY_COLORMAP),
                                       ("predicted", pictures.predicted, pictures.levels, INTENSITY_COLORMAP),
                                       ("residual", pictures.residual, pictures.residual_levels, RESIDUAL_COLORMAP)):
-            plot = self.plots[name]
+            plot = self._plots[name]
             first = plot.image.image is None
             plot.set_colormap(cmap)
             plot.show_image(image, lv)
             if first:
                 plot.view.autoRange(padding=0.02)
-        self.message.setText(
-            f"Group {selection.group}, channel {channel}: NMSE {residual.nmse[0, channel]:.4g} · predicted = "
-            f"{residual.scale:.4g} × forward model (the model's physics scale is not recorded: one scale per run, "
-            f"fitted over the patterns computed so far) · probe: {tracker.physics.probe_source}")
 
     def _show_message(self, text: str) -> None:
         self.shown = None
         self.pictures = None
         self.message.setText(text)
-        for plot in self.plots.values():
+        for plot in (self._plots or {}).values():
             plot.clear()

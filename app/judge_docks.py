@@ -48,6 +48,7 @@ class JudgeDocks(QObject):
             dock.setWidget(view)
             self.docks[name] = dock
             view.sigExportRequested.connect(self.export)
+            dock.visibilityChanged.connect(view.on_dock_visible)
         self.arrange()
         self._add_menu_entries()
         window.docks.update(self.docks)

@@ -48,12 +48,6 @@ class RoiTools(QWidget):
         self._plot, self._values, self._rect = plot, values, rect
         self.stats: RegionStats | None = None
         self.profile_values: np.ndarray | None = None
-        self.roi = pg.RectROI((0, 0), (16, 16), pen=pg.mkPen(ROI_COLOR, width=2))
-        self.line = pg.LineSegmentROI([(0, 0), (16, 16)], pen=pg.mkPen(PROFILE_COLOR, width=2))
-        for item in (self.roi, self.line):
-            item.setZValue(30)
-            item.setVisible(False)
-            plot.plot.addItem(item)
         self.show_roi = QCheckBox("ROI")
         self.show_roi.setToolTip("a rectangle: mean, std, min, max and area of the pixels inside it")
         self.show_line = QCheckBox("profile")
@@ -62,11 +56,6 @@ class RoiTools(QWidget):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setWordWrap(True)
-        self.profile = pg.PlotWidget()
-        self.profile.setFixedHeight(PROFILE_HEIGHT)
-        self.profile.getPlotItem().setLabel("bottom", "distance along the line (px)")
-        self.profile_curve = self.profile.plot([], [], pen=pg.mkPen(PROFILE_COLOR, width=1.5))
-        self.profile.setVisible(False)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.show_roi)
@@ -76,10 +65,34 @@ class RoiTools(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(row)
-        layout.addWidget(self.profile)
+        self.roi: pg.RectROI | None = None
+        self.line: pg.LineSegmentROI | None = None
+        self.profile: pg.PlotWidget | None = None
+        self.profile_curve: pg.PlotDataItem | None = None
         self.show_roi.toggled.connect(self._toggle_roi)
         self.show_line.toggled.connect(self._toggle_line)
+
+    def _add_roi(self, roi: pg.ROI) -> pg.ROI:
+        """Put a (hidden) ROI on the plot above the image."""
+        roi.setZValue(30)
+        roi.setVisible(False)
+        self._plot.plot.addItem(roi)
+        return roi
+
+    def _make_rectangle(self) -> None:
+        """The rectangle, made the first time it is shown (most views never use it; a window opens faster)."""
+        self.roi = self._add_roi(pg.RectROI((0, 0), (16, 16), pen=pg.mkPen(ROI_COLOR, width=2)))
         self.roi.sigRegionChanged.connect(self.update_stats)
+
+    def _make_line(self) -> None:
+        """The line and its profile plot, made the first time the profile is shown."""
+        self.line = self._add_roi(pg.LineSegmentROI([(0, 0), (16, 16)], pen=pg.mkPen(PROFILE_COLOR, width=2)))
+        self.profile = pg.PlotWidget()
+        self.profile.setFixedHeight(PROFILE_HEIGHT)
+        self.profile.getPlotItem().setLabel("bottom", "distance along the line (px)")
+        self.profile_curve = self.profile.plot([], [], pen=pg.mkPen(PROFILE_COLOR, width=1.5))
+        self.profile.setVisible(False)
+        self.layout().addWidget(self.profile)
         self.line.sigRegionChanged.connect(self.update_profile)
 
     def _centre_items(self) -> tuple[float, float, float]:
@@ -90,22 +103,28 @@ class RoiTools(QWidget):
     @Slot(bool)
     def _toggle_roi(self, on: bool) -> None:
         if on:
+            if self.roi is None:
+                self._make_rectangle()
             cx, cy, size = self._centre_items()
             self.roi.setPos((round(cx - size / 2), round(cy - size / 2)), update=False)
             self.roi.setSize((size, size))
-        self.roi.setVisible(on)
+        if self.roi is not None:
+            self.roi.setVisible(on)
         self.update_stats()
 
     @Slot(bool)
     def _toggle_line(self, on: bool) -> None:
         if on:
+            if self.line is None:
+                self._make_line()
             cx, cy, size = self._centre_items()
             self.line.setPos((0, 0), update=False)
             handles = self.line.getHandles()
             handles[0].setPos(cx - size, cy)
             handles[1].setPos(cx + size, cy)
-        self.line.setVisible(on)
-        self.profile.setVisible(on)
+        if self.line is not None:
+            self.line.setVisible(on)
+            self.profile.setVisible(on)
         self.update_profile()
 
     def refresh(self) -> None:
@@ -136,7 +155,8 @@ class RoiTools(QWidget):
         values = self._values() if self.show_line.isChecked() else None
         if values is None or self._plot.image.image is None:
             self.profile_values = None
-            self.profile_curve.setData([], [])
+            if self.profile_curve is not None:
+                self.profile_curve.setData([], [])
             return
         samples = self.line.getArrayRegion(np.asarray(values, dtype=np.float32), self._plot.image)
         self.profile_values = np.asarray(samples, dtype=np.float64)

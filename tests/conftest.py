@@ -39,6 +39,19 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+LONG_MODULES = ("test_app_random_soak.py", "test_arch_parity.py", "test_app_judge.py", "test_hostile_corpus.py",
+                "test_sweep.py", "test_app_run.py", "test_app_export.py", "test_app_first_hour.py")
+"""Modules that take longest (20-90 s each on 2 cores), run first. Under xdist a module runs whole on one worker
+(``--dist loadscope``, in collection order: ``--no-loadscope-reorder``), so a long one handed out last would
+keep one worker busy while the others have finished."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long modules first (the sort is stable: every module keeps its own order)."""
+    rank = {name: position for position, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 PTYCHOPINN = SHARED_FIXTURES / "ptychopinn"

@@ -17,11 +17,12 @@ from ptycho_gui.types import RunSettings
 
 
 def test_no_files_opens_the_demo_and_the_scripted_run_writes_a_screenshot(tmp_path: Path):
+    """The first command of the README, run on 64 of the demo's groups (the whole demo runs in the test below)."""
     shot = tmp_path / "demo.png"
     env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
     done = subprocess.run([sys.executable, "-m", "ptycho_gui.app", "--run", "--screenshot", str(shot),
-                           "--quit-when-done", "--threads", "1"], capture_output=True, text=True, timeout=300,
-                          env=env)
+                           "--quit-when-done", "--threads", "1", "--n-groups", "64", "--batch-size", "32"],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     image = QImage(str(shot))
     assert not image.isNull() and image.width() >= 800

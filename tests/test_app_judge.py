@@ -41,7 +41,22 @@ def test_compare_dock_shows_the_core_metrics_on_one_shared_range(qtbot, make_win
     assert table_rows(compare.table) == metrics_rows(core)
     recon, ref = compare.plots["reconstruction"].image, compare.plots["reference"].image
     assert tuple(recon.levels) == tuple(ref.levels) == compare.figure.levels
-    np.testing.assert_array_equal(compare.frc_curve.getData()[1], core.frc.curve[np.isfinite(core.frc.curve)])
+    np.testing.assert_array_equal(compare.panels.frc_curve.getData()[1], core.frc.curve[np.isfinite(core.frc.curve)])
+
+
+def test_judge_plots_are_built_when_their_dock_first_comes_into_view(qtbot, make_window, bundle_path, dataset_path):
+    """Tabbed behind the ground truth and the statistics, the judge docks open without plots (a window opens
+    faster) yet compare and track residuals; choosing a tab builds its plots with what was computed."""
+    window = finished_window(qtbot, make_window, bundle_path, dataset_path)
+    compare, diffraction = window.judge.compare, window.judge.diffraction
+    assert compare._panels is None and diffraction._plots is None
+    assert compare.table.rowCount() > 0 and len(diffraction.batch_curve()[0]) == window.session.n_batches
+    window.session.select(0, 0)
+    for dock in (window.docks["compare"], window.docks["diffraction"]):
+        dock.raise_()
+    qtbot.waitUntil(lambda: compare._panels is not None and diffraction._plots is not None, timeout=WAIT_MS)
+    np.testing.assert_array_equal(compare._panels.plots["error"].image.image, np.nan_to_num(compare.figure.error))
+    np.testing.assert_array_equal(diffraction._plots["residual"].image.image, diffraction.pictures.residual)
 
 
 def test_typed_range_is_used_by_reconstruction_and_reference(qtbot, make_window, bundle_path, dataset_path):

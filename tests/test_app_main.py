@@ -27,7 +27,8 @@ def _pixels(image: QImage) -> np.ndarray:
 def test_scripted_run_writes_screenshot_and_latency_report(tmp_path, bundle_path, dataset_path):
     shot, report = tmp_path / "shot.png", tmp_path / "latency.json"
     done = _run_app(tmp_path, str(bundle_path), str(dataset_path), "--run", "--screenshot", str(shot),
-                    "--quit-when-done", "--ui-latency-report", str(report), "--batch-size", "34", "--threads", "1",
+                    "--quit-when-done", "--ui-latency-report", str(report), "--n-groups", "48", "--batch-size", "16",
+                    "--threads", "1",
                     "--device", "cpu")
     assert done.returncode == 0, done.stderr
     image = QImage(str(shot))

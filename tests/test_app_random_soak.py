@@ -42,10 +42,11 @@ MAX_RSS_GROWTH = 150 << 20
 """Resident memory may grow by at most this much between step 1,000 and step 5,000 (allocator slack and
 pyqtgraph caches; a per-step leak of ~40 kB would exceed it). Windows are closed and reopened throughout:
 a closed window frees everything it held (``test_a_closed_window_frees_its_session_files_and_views``)."""
-REOPEN_WEIGHT = 2
-"""Closing and reopening the window is the one costly action (~1.4 s of CPU: building a window's ~30 pyqtgraph
-plots, then opening the files), drawn ~58 times in 5,000 steps. Drawn ~14 times (weight 0.5) the soak took
-half the time, but RSS at step 1,000 was still far from its plateau (growth 124-147 MiB, at the bound)."""
+REOPEN_WEIGHT = 1
+"""Closing and reopening the window is the one costly action (~0.8 s of CPU: building a window's 12 pyqtgraph
+plots, waiting for the batch in progress, opening the files), drawn 25 times in 5,000 steps (RSS growth from
+step 1,000: 83 MiB). Drawn ~14 times (weight 0.5), RSS at step 1,000 was still far from its plateau (growth
+124-147 MiB, at the bound); ~58 times (weight 2), 55 MiB in twice the time."""
 STATES = {"empty", "ready", "running", "paused", "stopped", "finished"}
 BENIGN_QT_MESSAGES = ("propagateSizeHints",)
 """Qt messages the offscreen platform prints for every window; anything else fails the soak."""

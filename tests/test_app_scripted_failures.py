@@ -18,11 +18,13 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-TIMEOUT_S = 240
+TIMEOUT_S = 60
+"""A case takes 2-10 s; one that has not quit by then is hung: every thread's stack is dumped on its stderr 5 s
+before it is killed (faulthandler), and the failure shows it."""
 
 RUNNER = textwrap.dedent(
     """
-    import json, os, sys, time, traceback
+    import faulthandler, json, os, sys, time, traceback
     from ptycho_gui.app.main import main
 
     results = {}
@@ -32,6 +34,7 @@ RUNNER = textwrap.dedent(
             os.environ["XDG_CONFIG_HOME"] = case["config"]
             for fd, name in ((1, "stdout"), (2, "stderr")):
                 os.dup2(os.open(case[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+            faulthandler.dump_traceback_later(float(sys.argv[2]) - 5)
             code = 1
             try:
                 exec(case["patch"], {})

@@ -25,9 +25,10 @@ FIXTURES = {
     "ffno_runner": ("runs/pinn_ffno", "ffno", "study-runner", None),
 }
 RUNNER_CROP = 32
-FORWARD_SAMPLES = 33
-"""The forward test runs an evenly spaced ≥ 33 of the reference samples (two forward batches of the default 32:
-34 of 102, all 40 of the UNO's); the run test runs them all."""
+FORWARD_SAMPLES = 9
+FORWARD_BATCH = 8
+"""The forward test runs an evenly spaced ≥ 9 of the reference samples in forward batches of 8 (so more than one
+batch, the last one partial); the run test below runs them all."""
 
 
 def _reference(arch_dir: Path, name: str) -> dict:
@@ -45,7 +46,7 @@ def _rel_l2(ours: np.ndarray, ref: np.ndarray) -> float:
 
 @pytest.mark.parametrize("name", list(FIXTURES))
 def test_forward_reproduces_ptychopinn_forward_predict(arch_dir: Path, name: str, tmp_path: Path):
-    """Evenly spaced samples across the scan (over one 32-sample batch): the run test below compares every patch."""
+    """Evenly spaced samples across the scan (over one forward batch): the run test below compares every patch."""
     checkpoint = FIXTURES[name][0]
     ref = _reference(arch_dir, name)
     spaced = slice(None, None, max(1, len(ref["inputs"]) // FORWARD_SAMPLES))
@@ -53,10 +54,11 @@ def test_forward_reproduces_ptychopinn_forward_predict(arch_dir: Path, name: str
     inputs = tmp_path / "inputs.npz"
     np.savez(inputs, inputs=ref["inputs"][spaced], input_scale=ref["input_scale"][spaced])
     out = tmp_path / "out.npz"
-    assert main(["forward", str(arch_dir / name / checkpoint), str(inputs), "-o", str(out), "--device", "cpu"]) == 0
+    assert main(["forward", str(arch_dir / name / checkpoint), str(inputs), "-o", str(out), "--device", "cpu",
+                 "--batch-size", str(FORWARD_BATCH)]) == 0
     with np.load(out) as result:
         patches = result["patches"]
-    assert len(expected) >= FORWARD_SAMPLES, "the samples fill more than one forward batch"
+    assert len(expected) >= FORWARD_SAMPLES > FORWARD_BATCH, "the samples fill more than one forward batch"
     assert patches.dtype == np.complex64 and patches.shape == expected.shape
     assert _max_rel(patches, expected) <= 1e-4
     assert _rel_l2(patches, expected) <= 1e-5

@@ -95,27 +95,6 @@ def test_local_cluster_gives_the_in_process_table(generated_files, tmp_path, clu
     assert all(r["status"] == "ok" for r in on_dask)
 
 
-def test_a_killed_worker_still_yields_every_row_once(generated_files, tmp_path):
-    checkpoints = [generated_files.bundle, generated_files.ckpt] * 2
-    pairs = make_pairs(checkpoints, [generated_files.dataset], tmp_path)
-    delivered, killed = [], []
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as local, distributed.Client(local) as client:
-
-        def kill_a_busy_worker(row: dict) -> None:
-            delivered.append(row["index"])
-            busy = [address for address, keys in client.processing().items() if keys]
-            if not killed and busy:
-                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                os.kill(pid, signal.SIGKILL)
-                killed.append(busy[0])
-
-        rows = run_on_client(client, pairs, SETTINGS, kill_a_busy_worker)
-    assert killed, "no worker was busy when the first row arrived"
-    assert sorted(delivered) == sorted(rows) == list(range(len(pairs)))
-    assert all(rows[i]["status"] == "ok" for i in rows)
-
-
 def test_a_sharded_scan_gives_the_canvas_of_a_single_run(generated_files, cluster):
     settings = RunSettings(n_groups=40, batch_size=8, keep_patches=False, prefetch=0)
     with open_dataset(generated_files.dataset) as scan:
@@ -204,3 +183,24 @@ def test_a_missing_checkpoint_argument_is_invalid_input(generated_files, tmp_pat
     code = main(["sweep", str(tmp_path / "nowhere"), "--data", str(generated_files.dataset), "-o", str(tmp_path)])
     assert code == 3
     assert "nowhere: file not found" in capsys.readouterr().err
+
+
+def test_a_killed_worker_still_yields_every_row_once(generated_files, tmp_path, cluster):
+    """Last in this module: it kills one of the shared cluster's workers (its nanny starts a new one)."""
+    checkpoints = [generated_files.bundle, generated_files.ckpt] * 2
+    pairs = make_pairs(checkpoints, [generated_files.dataset], tmp_path)
+    delivered, killed = [], []
+    with distributed.Client(cluster) as client:
+
+        def kill_a_busy_worker(row: dict) -> None:
+            delivered.append(row["index"])
+            busy = [address for address, keys in client.processing().items() if keys]
+            if not killed and busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(busy[0])
+
+        rows = run_on_client(client, pairs, SETTINGS, kill_a_busy_worker)
+    assert killed, "no worker was busy when the first row arrived"
+    assert sorted(delivered) == sorted(rows) == list(range(len(pairs)))
+    assert all(rows[i]["status"] == "ok" for i in rows)

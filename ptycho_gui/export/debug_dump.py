@@ -20,6 +20,8 @@ from ptycho_gui.types import BatchResult, Canvas
 
 PATCH_LIMIT = 16
 GRID_COLUMNS = 4
+GRID_TILE_IN, GRID_TITLE_IN, GRID_PAD = 2.5, 0.25, 0.03
+"""Grid tile size and title height (inches), and the margin around each tile (fraction of the tile)."""
 
 
 def stitched_offsets(positions: np.ndarray, stitch: str) -> np.ndarray:
@@ -105,17 +107,23 @@ class PatchAmplitudeMoments:
 
 
 def patch_grid_png(amplitudes: np.ndarray, titles: list[str], columns: int = GRID_COLUMNS) -> bytes:
-    """A PNG grid of amplitude images (magma, one title each, 2.5 in per tile at 200 dpi)."""
+    """A PNG grid of amplitude images (magma, one title each, 2.5 in per tile at 200 dpi, as PtychoPINN's).
+
+    Each tile's axes are placed directly and titled with a plain text artist: matplotlib's ``tight_layout``
+    and axes titles measure every axis on each draw, which took two thirds of the time (1.5 s a grid).
+    """
     rows = max(1, int(np.ceil(len(amplitudes) / columns)))
-    figure = Figure(figsize=(2.5 * columns, 2.5 * rows), dpi=200)
+    figure = Figure(figsize=(GRID_TILE_IN * columns, GRID_TILE_IN * rows), dpi=200)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < len(amplitudes):
-            ax.imshow(amplitudes[k], cmap="magma", origin="upper")
-            ax.set_title(titles[k], fontsize=9)
-    figure.tight_layout()
+    width, height = 1 / columns, 1 / rows
+    title = GRID_TITLE_IN / (GRID_TILE_IN * rows)
+    for k, amplitude in enumerate(amplitudes):
+        row, column = divmod(k, columns)
+        left, bottom = (column + GRID_PAD) * width, 1 - (row + 1 - GRID_PAD) * height
+        ax = figure.add_axes((left, bottom, width * (1 - 2 * GRID_PAD), height * (1 - 2 * GRID_PAD) - title))
+        ax.set_axis_off()
+        ax.imshow(amplitude, cmap="magma", origin="upper")
+        ax.text(0.5, 1.02, titles[k], transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=200)
     return buffer.getvalue()
