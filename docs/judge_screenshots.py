@@ -67,6 +67,8 @@ def shoot(window: MainWindow, tag: str) -> None:
     if diffraction.tracker is not None and diffraction.tracker.available:
         wait_until(lambda: len(diffraction.tracker.batches) == session.n_batches)
     diffraction.refresh_worst()
+    for name in ("compare", "diffraction"):
+        window.docks[name].raise_()  # as a user choosing the tab: the docks build their plots when first shown
     for mode in ("amplitude", "phase"):
         compare.mode.setCurrentText(mode)
         wait_until(lambda m=mode: compare.figure is not None and compare.figure.mode == m)

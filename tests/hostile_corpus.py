@@ -9,6 +9,7 @@ so nothing outside the repository is needed.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -52,14 +53,28 @@ class _Payload:
 # ----- materials ------------------------------------------------------------------------------------
 
 
-def demo_members() -> dict[str, bytes]:
+@functools.cache
+def _demo_archive() -> tuple[tuple[str, bytes], ...]:
+    """The demo bundle's members, read once (every case starts from them)."""
     with zipfile.ZipFile(demo_paths()[0]) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
+        return tuple((name, archive.read(name)) for name in archive.namelist())
+
+
+@functools.cache
+def _demo_arrays() -> tuple[tuple[str, np.ndarray], ...]:
+    """The demo scan's arrays, read once."""
+    with np.load(demo_paths()[1], allow_pickle=False) as data:
+        return tuple((key, data[key]) for key in data.files)
+
+
+def demo_members() -> dict[str, bytes]:
+    """A fresh dict of the demo bundle's members (name → bytes)."""
+    return dict(_demo_archive())
 
 
 def demo_scan() -> dict[str, np.ndarray]:
-    with np.load(demo_paths()[1], allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    """Fresh copies of the demo scan's arrays (a case may change them)."""
+    return {key: value.copy() for key, value in _demo_arrays()}
 
 
 def torch_bytes(value: object, **kwargs) -> bytes:
@@ -77,7 +92,8 @@ def demo_metadata() -> dict:
 
 
 def write_zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    with zipfile.ZipFile(path, "w", compression) as archive:
+    """Write a zip of ``members`` (deflate at level 1: the corpus writes ~150 zips of the 2 MB weights)."""
+    with zipfile.ZipFile(path, "w", compression, compresslevel=1) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     return path
