@@ -218,7 +218,7 @@ class CompareView(QWidget):
         session.sigCanvasChanged.connect(self._on_canvas_changed)
         self._on_files_changed()
 
-    def build_panels(self) -> ComparePanels:
+    def build_plots(self) -> ComparePanels:
         """The image and FRC panels, built (and drawn with the comparison held) the first time."""
         if self._panels is None:
             self._panels = ComparePanels(self, *self._layouts)
@@ -227,28 +227,14 @@ class CompareView(QWidget):
         return self._panels
 
     @property
-    def panels(self) -> ComparePanels:
-        """The image and FRC panels (built on first use)."""
-        return self.build_panels()
-
-    @Slot(bool)
-    def on_dock_visible(self, visible: bool) -> None:
-        """The dock came into view (its tab chosen, floated, restored): build the panels the first time.
-
-        Qt counts a tabbed dock whose tab is not chosen as shown, so ``showEvent`` cannot tell.
-        """
-        if visible:
-            self.build_panels()
-
-    @property
     def plots(self) -> dict[str, ImagePlot]:
-        """Reconstruction, reference and error image plots."""
-        return self.panels.plots
+        """Reconstruction, reference and error image plots (built on first use)."""
+        return self.build_plots().plots
 
     @property
     def roi(self) -> dict[str, RoiTools]:
-        """ROI and profile tools of the reference and error plots."""
-        return self.panels.roi
+        """ROI and profile tools of the reference and error plots (built on first use)."""
+        return self.build_plots().roi
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, reference: Reference | None) -> None:

@@ -99,12 +99,6 @@ class DiffractionView(QWidget):
         """The three plots (built on first use)."""
         return self.build_plots()
 
-    @Slot(bool)
-    def on_dock_visible(self, visible: bool) -> None:
-        """The dock came into view (its tab chosen, floated, restored): build the plots the first time."""
-        if visible:
-            self.build_plots()
-
     def _make_plots(self) -> dict[str, ImagePlot]:
         plots = {name: ImagePlot(title) for name, title in
                  (("measured", "Measured (log10)"), ("predicted", "Predicted (log10)"),

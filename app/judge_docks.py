@@ -31,6 +31,15 @@ SAVED_COMPARE_SHARE = 0.7
 """Share of the canvas column the Compare dock takes when a sweep row opens in it (its images need room)."""
 
 
+def build_plots_when_shown(dock: QDockWidget, view: CompareView | DiffractionView) -> None:
+    """Build ``view``'s plots when ``dock`` first comes into view (its tab chosen, floated, a layout restored).
+
+    Until then the view computes and keeps its results without plots, so a window opens faster. Qt counts a
+    tabbed dock whose tab is not chosen as shown, so the view's ``showEvent`` cannot tell.
+    """
+    dock.visibilityChanged.connect(lambda visible: view.build_plots() if visible else None)
+
+
 class JudgeDocks(QObject):
     """Adds the Compare and Diffraction docks, 'Compare with…' File actions and their exports to a MainWindow."""
 
@@ -48,7 +57,7 @@ class JudgeDocks(QObject):
             dock.setWidget(view)
             self.docks[name] = dock
             view.sigExportRequested.connect(self.export)
-            dock.visibilityChanged.connect(view.on_dock_visible)
+            build_plots_when_shown(dock, view)
         self.arrange()
         self._add_menu_entries()
         window.docks.update(self.docks)

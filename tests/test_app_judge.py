@@ -41,7 +41,7 @@ def test_compare_dock_shows_the_core_metrics_on_one_shared_range(qtbot, make_win
     assert table_rows(compare.table) == metrics_rows(core)
     recon, ref = compare.plots["reconstruction"].image, compare.plots["reference"].image
     assert tuple(recon.levels) == tuple(ref.levels) == compare.figure.levels
-    np.testing.assert_array_equal(compare.panels.frc_curve.getData()[1], core.frc.curve[np.isfinite(core.frc.curve)])
+    np.testing.assert_array_equal(compare.build_plots().frc_curve.getData()[1], core.frc.curve[np.isfinite(core.frc.curve)])
 
 
 def test_judge_plots_are_built_when_their_dock_first_comes_into_view(qtbot, make_window, bundle_path, dataset_path):
